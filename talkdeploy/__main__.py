@@ -1,0 +1,3 @@
+from talkdeploy.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The one place talkdeploy writes results: rich text for people, JSON for pipelines.
+
+Every command hands its result here as plain data plus a function that draws
+it as text, so `--output json` works the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
+
+if TYPE_CHECKING:  # rich is imported lazily: `talkdeploy --help` must stay instant
+    from rich.console import Console
+
+OutputFormat = Literal["text", "json"]
+
+
+class Reporter:
+    def __init__(self, output: OutputFormat = "text", color: bool = True) -> None:
+        self.output: OutputFormat = output
+        self.color = color
+        self._console: Console | None = None
+        self._err_console: Console | None = None
+
+    @property
+    def wants_json(self) -> bool:
+        return self.output == "json"
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            self._console = self._make_console(sys.stdout)
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        """Progress and warnings go to stderr so stdout stays parseable."""
+        if self._err_console is None:
+            self._err_console = self._make_console(sys.stderr)
+        return self._err_console
+
+    def _make_console(self, stream: Any) -> Console:
+        from rich.console import Console
+
+        return Console(file=stream, no_color=not self.color, highlight=False, soft_wrap=True)
+
+    def result(self, data: Mapping[str, Any], draw_text: Callable[[Console], None]) -> None:
+        if self.wants_json:
+            sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        else:
+            draw_text(self.console)
+
+    def warn(self, message: str) -> None:
+        if self.wants_json:
+            sys.stderr.write(f"warning: {message}\n")
+        else:
+            self.err_console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+# Commands receive the Reporter the group created from the global options.
+pass_reporter = click.make_pass_decorator(Reporter)

@@ -12,7 +12,7 @@ SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/m
 export PATH := $(abspath $(BIN)):$(PATH)
 export ANSIBLE_ROLES_PATH := $(abspath roles)
 
-.PHONY: help setup docker images unit pytest lint molecule test demo bench clean
+.PHONY: help setup docker host-packages images unit pytest lint molecule test demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -28,10 +28,13 @@ setup: $(VENV)/.installed  ## create .venv with talkdeploy and the dev tools
 docker:  ## make a Docker engine available (installs and starts one as root on Debian)
 	scripts/ensure-docker.sh
 
-images: docker  ## build the debootstrap base images (kept when present)
+images: docker host-packages  ## build the debootstrap base images (kept when present)
 	scripts/build-images.sh
 
-unit: setup  ## pytest for talkdeploy/ (no containers)
+host-packages:  ## Debian packages the tests use (turnutils_uclient, php-cli, openssl)
+	scripts/ensure-host-packages.sh
+
+unit: setup host-packages  ## pytest for talkdeploy/ (no containers)
 	scripts/run-pytest.sh tests -m 'not docker'
 
 lint: setup  ## ruff, mypy, yamllint, ansible-lint

@@ -1,0 +1,343 @@
+"""Read an Ansible inventory exactly as Ansible does, for the model to validate.
+
+Ansible's own InventoryManager, VariableManager and DataLoader do the reading, so
+hosts.yml or INI sources, group_vars/ and host_vars/ files and directories, variable
+precedence and vault-encrypted values all behave as in `ansible-playbook`. Each
+host's values are then templated with Ansible's Templar on top of the defaults of
+the roles that host runs (the lowest precedence, as in a play), and turned into
+plain Python values.
+
+    loaded = load(Path("inventories/prod"), vault_password_file=Path("~/.vault-pass"))
+    host = loaded.hosts["turn1.example.org"]
+    host.variables["coturn_listening_port"]   # role default or the inventory's value
+    host.origins["coturn_listening_port"]     # "inventories/prod/group_vars/turn_servers.yml:4"
+
+Ansible is imported inside `load`, never at module import, so that
+`talkdeploy --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from talkdeploy.specs import ROLE_GROUPS, RoleSpec, load_role_specs, role_for
+
+# Non-role variables the model reads besides the coturn_/firewall_/talk_ ones.
+CONNECTION_VARIABLES = ("ansible_host", "ansible_port", "ansible_ssh_port")
+VAR_FILE_SUFFIXES = ("", ".yml", ".yaml", ".json")
+TURN_GROUP = "turn_servers"
+NEXTCLOUD_GROUP = "nextcloud"
+
+
+class InventoryError(RuntimeError):
+    """The inventory cannot be read at all (missing, unparsable, locked vault file)."""
+
+
+@dataclass
+class LoadedHost:
+    """One inventory host: what the inventory sets, the role defaults under it, and origins."""
+
+    name: str
+    groups: tuple[str, ...]  # every group the host is in, `all` excluded
+    inventory: dict[str, Any]  # role and connection variables the inventory sets, templated
+    defaults: dict[str, Any]  # defaults of the roles this host runs, templated for this host
+    origins: dict[str, str]  # variable -> "file:line" that set it
+    unresolved: dict[str, str] = field(default_factory=dict)  # variable -> why no value is known
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """What the roles will see: role defaults overridden by the inventory."""
+        return {**self.defaults, **self.inventory}
+
+    def in_group(self, group: str) -> bool:
+        return group in self.groups
+
+
+@dataclass
+class LoadedInventory:
+    source: Path  # what was passed with -i
+    root: Path  # the directory holding group_vars/ and host_vars/
+    hosts: dict[str, LoadedHost]
+    groups: dict[str, tuple[str, ...]]  # group -> host names (`all` excluded)
+    specs: dict[str, RoleSpec]
+    vault_locked: bool = False  # vault-encrypted values exist but no password was given
+
+    def group_hosts(self, group: str) -> list[LoadedHost]:
+        return [self.hosts[name] for name in self.groups.get(group, ())]
+
+    def group_vars_file(self, group: str) -> str:
+        """The file an operator should edit to set a variable for `group` (existing or new)."""
+        base = self.root / "group_vars"
+        for candidate in (base / group / "main.yml", base / f"{group}.yml", base / f"{group}.yaml"):
+            if candidate.is_file():
+                return display_path(candidate)
+        directory = base / group
+        if directory.is_dir():
+            return display_path(directory / "main.yml")
+        return display_path(base / f"{group}.yml")
+
+    def host_vars_file(self, host: str) -> str:
+        base = self.root / "host_vars"
+        for candidate in (base / host / "main.yml", base / f"{host}.yml", base / f"{host}.yaml"):
+            if candidate.is_file():
+                return display_path(candidate)
+        return display_path(base / f"{host}.yml")
+
+
+def display_path(path: Path | str) -> str:
+    """A path as the operator should read it: relative to the working directory when inside."""
+    text = str(path)
+    location, sep, line = text.partition(":")
+    try:
+        relative = os.path.relpath(location)
+    except ValueError:
+        return text
+    if relative.startswith(".."):
+        return text
+    return relative + (sep + line if sep else "")
+
+
+def default_vault_password_file() -> Path | None:
+    configured = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+    return Path(configured).expanduser() if configured else None
+
+
+def _wanted(name: str) -> bool:
+    return (
+        role_for(name) is not None
+        or name.startswith("talkdeploy_")
+        or name in (CONNECTION_VARIABLES)
+    )
+
+
+def plain(value: Any) -> Any:
+    """Strip Ansible's tagged types down to plain Python values (recursively)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(item) for item in value]
+    return value
+
+
+def _origin_tag(value: Any) -> str | None:
+    """Ansible >= 2.19 tags each value it read with its file and line; bools carry no tag."""
+    try:
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:  # pragma: no cover - older or newer ansible-core without data tagging
+        return None
+    tag = Origin.get_tag(value)
+    if tag is None or tag.path is None:
+        return None
+    return f"{tag.path}:{tag.line_num}" if tag.line_num else str(tag.path)
+
+
+def _var_files(directory: Path, entity: str) -> list[Path]:
+    """The files Ansible's host_group_vars plugin reads for a group or host, in load order."""
+    files: list[Path] = []
+    for suffix in VAR_FILE_SUFFIXES:
+        candidate = directory / f"{entity}{suffix}"
+        if candidate.is_dir():
+            files.extend(
+                sorted(
+                    path
+                    for path in candidate.rglob("*")
+                    if path.is_file()
+                    and path.suffix in ("", ".yml", ".yaml", ".json")
+                    and not path.name.startswith(".")
+                )
+            )
+        elif candidate.is_file():
+            files.append(candidate)
+    return files
+
+
+def find_origin(
+    root: Path,
+    sources: Iterable[Path],
+    host: str,
+    groups_low_to_high: list[str],
+    key: str,
+    read: Any,
+) -> str | None:
+    """Which file set `key` for `host`, searched in Ansible's precedence order (highest first).
+
+    Used when a value carries no origin tag (booleans, None). `read(path)` loads a vars
+    file (Ansible's DataLoader in production, so vault files work). host_vars win over
+    group_vars, and a more specific group over a less specific one; the inventory source
+    itself is checked for inline variables last.
+    """
+    candidates: list[Path] = list(reversed(_var_files(root / "host_vars", host)))
+    for group in reversed(groups_low_to_high):
+        candidates.extend(reversed(_var_files(root / "group_vars", group)))
+    for path in candidates:
+        try:
+            data = read(path)
+        except Exception:  # noqa: S112 - an unreadable file cannot be the origin; keep looking
+            continue
+        if isinstance(data, Mapping) and key in data:
+            return str(path)
+    for source in sources:
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        for path in files:
+            if "group_vars" in path.parts or "host_vars" in path.parts:
+                continue
+            try:
+                if key in path.read_text(encoding="utf-8", errors="replace"):
+                    return str(path)
+            except OSError:
+                continue
+    return None
+
+
+def _role_defaults(
+    loader: Any, specs: Mapping[str, RoleSpec], groups: Iterable[str]
+) -> dict[str, Any]:
+    """defaults/main.yml of each role a host in `groups` runs, loaded trusted as Ansible does."""
+    defaults: dict[str, Any] = {}
+    roles = {role for role, group in ROLE_GROUPS.items() if group in groups}
+    for role in sorted(roles):
+        spec = specs.get(role)
+        if spec is None or not spec.defaults_file.is_file():
+            continue
+        data = loader.load_from_file(str(spec.defaults_file), trusted_as_template=True) or {}
+        defaults.update(data)
+    return defaults
+
+
+def use_vault_password(loader: Any, password_file: Path) -> list[Any]:
+    """Make Ansible decrypt with `password_file`, in this loader and process-wide.
+
+    Ansible >= 2.19 decrypts inline vault values through a process-wide context that may be
+    initialized only once; a second load (e.g. `secret set` reading the inventory back)
+    replaces its secrets instead.
+    """
+    from ansible.cli import CLI
+    from ansible.parsing.vault import VaultSecretsContext
+
+    secrets: list[Any] = CLI.setup_vault_secrets(
+        loader,
+        vault_ids=[],
+        vault_password_files=[str(password_file)],
+        initialize_context=False,
+    )
+    loader.set_vault_secrets(secrets)
+    current = VaultSecretsContext.current(optional=True)
+    if current is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(secrets))
+    else:
+        current.secrets = secrets
+    return secrets
+
+
+def _forget_found_var_files() -> None:
+    """host_group_vars caches which group_vars/host_vars files exist for the whole process;
+    a command that writes one (secret set) and loads again must not get the stale list."""
+    from ansible.plugins.vars import host_group_vars
+
+    for cache_name in ("FOUND", "NAK"):
+        cache = getattr(host_group_vars, cache_name, None)
+        if cache is not None:
+            cache.clear()
+
+
+def load(
+    path: Path,
+    vault_password_file: Path | None = None,
+    roles_dir: Path | None = None,
+) -> LoadedInventory:
+    """Load the inventory at `path` (a directory or a hosts file) with Ansible's libraries."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InventoryError(f"inventory {path} does not exist (pass -i DIR or -i hosts.yml)")
+    specs = load_role_specs(roles_dir)
+    vault_password_file = vault_password_file or default_vault_password_file()
+
+    from ansible.errors import AnsibleError
+    from ansible.inventory.helpers import sort_groups
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    if vault_password_file is not None:
+        if not vault_password_file.is_file():
+            raise InventoryError(f"vault password file {vault_password_file} does not exist")
+        use_vault_password(loader, vault_password_file)
+    _forget_found_var_files()
+
+    root = path if path.is_dir() else path.parent
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(path)])
+        variable_manager = VariableManager(loader=loader, inventory=manager)
+        ansible_hosts = manager.get_hosts()
+    except AnsibleError as error:
+        raise InventoryError(f"Ansible cannot read inventory {path}: {error}") from error
+    if not ansible_hosts:
+        raise InventoryError(
+            f"inventory {path} has no hosts: Ansible could not parse it or it is empty; "
+            "check it with `ansible-inventory -i {path} --graph`".replace("{path}", str(path))
+        )
+
+    groups: dict[str, tuple[str, ...]] = {
+        name: tuple(host.name for host in group.get_hosts())
+        for name, group in manager.groups.items()
+        if name not in ("all", "ungrouped")
+    }
+    loaded_hosts: dict[str, LoadedHost] = {}
+    vault_locked = False
+    for ansible_host in ansible_hosts:
+        host_groups = sort_groups(ansible_host.get_groups())
+        group_names = [group.name for group in host_groups if group.name != "all"]
+        try:
+            inventory_vars = variable_manager.get_vars(host=ansible_host, include_hostvars=False)
+            defaults = _role_defaults(loader, specs, group_names)
+        except AnsibleError as error:
+            hint = ""
+            if "vault" in str(error).lower():
+                hint = " (pass --vault-password-file or set ANSIBLE_VAULT_PASSWORD_FILE)"
+            raise InventoryError(
+                f"Ansible cannot read the variables of {ansible_host.name}: {error}{hint}"
+            ) from error
+        templar = Templar(loader=loader, variables={**defaults, **inventory_vars})
+        host = LoadedHost(ansible_host.name, tuple(group_names), {}, {}, {})
+        for target, source in ((host.defaults, defaults), (host.inventory, inventory_vars)):
+            for name, raw in source.items():
+                if not _wanted(name):
+                    continue
+                if target is host.inventory:
+                    origin = _origin_tag(raw)
+                    if origin is None:
+                        origin = find_origin(
+                            root,
+                            [path],
+                            host.name,
+                            [group.name for group in host_groups],
+                            name,
+                            loader.load_from_file,
+                        )
+                    if origin is not None:
+                        host.origins[name] = display_path(origin)
+                try:
+                    target[name] = plain(templar.template(raw))
+                except AnsibleError as error:
+                    reason = str(error).splitlines()[0]
+                    if "vault" in reason.lower() or "decrypt" in reason.lower():
+                        vault_locked = True
+                        reason = "vault-encrypted and no vault password was given"
+                    host.unresolved.setdefault(name, reason)
+                    target.pop(name, None)
+        loaded_hosts[host.name] = host
+    return LoadedInventory(path, root, loaded_hosts, groups, specs, vault_locked)

@@ -1,0 +1,226 @@
+"""The typed model of a Talk deployment, built from a loaded inventory.
+
+    loaded = talkdeploy.inventory.load(Path("inventories/prod"))
+    deployment, problems = talkdeploy.model.build(loaded)
+
+`build` runs every validation rule (talkdeploy.rules) and returns the problems as
+values; it never raises for a mistake in the inventory. The model holds:
+
+- `Deployment.turn_servers: list[TurnServer]`, one per host of the `turn_servers` group:
+  `name` (inventory hostname); `address` (where to probe it from outside: host variable
+  `talkdeploy_probe_address`, else `ansible_host`, else `public_name`); `public_name`;
+  `listening_port`; `tls_listening_port` (int, or None when TLS is off); `min_port`,
+  `max_port`; `udp`, `tcp`, `tls`, `dtls` (bools); `secret` (the inventory's
+  `coturn_static_auth_secret`, or None: kept or generated on the host — see
+  `secret_source`); `variables` (the coturn role's defaults merged with the inventory's
+  coturn_* values). The endpoint fields are those of the coturn role's `coturn_endpoint`
+  fact (`TurnServer.endpoint()` returns that dict).
+- `Deployment.nextcloud_hosts: list[NextcloudHost]`, one per host of the `nextcloud` group:
+  `name`, `variables` (nextcloud_talk defaults merged with the inventory's talk_* values),
+  `expected_turn_entries` (Talk's `turn_servers` entries, in Talk's JSON key order,
+  with `secret` only when the inventory knows it).
+
+Variables whose value is invalid for the role's argument spec are reported once and
+replaced by the role default while the model is built, so one typo gives one problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from talkdeploy.inventory import NEXTCLOUD_GROUP, TURN_GROUP, LoadedHost, LoadedInventory
+from talkdeploy.problems import Problem
+
+SecretSource = Literal["inventory", "vault-locked", "host"]
+
+
+@dataclass(frozen=True)
+class TurnServer:
+    name: str
+    address: str
+    public_name: str
+    listening_port: int
+    tls_listening_port: int | None
+    min_port: int
+    max_port: int
+    udp: bool
+    tcp: bool
+    tls: bool
+    dtls: bool
+    secret: str | None
+    variables: dict[str, Any] = field(repr=False)
+    secret_source: SecretSource = "host"  # noqa: S105 - where it comes from, not a secret
+
+    def endpoint(self) -> dict[str, Any]:
+        """The coturn role's `coturn_endpoint` fact for this host."""
+        return {
+            "public_name": self.public_name,
+            "listening_port": self.listening_port,
+            "tls_listening_port": self.tls_listening_port,
+            "min_port": self.min_port,
+            "max_port": self.max_port,
+            "udp": self.udp,
+            "tcp": self.tcp,
+            "tls": self.tls,
+            "dtls": self.dtls,
+        }
+
+
+@dataclass(frozen=True)
+class NextcloudHost:
+    name: str
+    variables: dict[str, Any] = field(repr=False)
+    expected_turn_entries: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Deployment:
+    turn_servers: list[TurnServer]
+    nextcloud_hosts: list[NextcloudHost]
+    inventory: LoadedInventory = field(repr=False)
+
+    def turn_server(self, name: str) -> TurnServer:
+        for server in self.turn_servers:
+            if server.name == name:
+                return server
+        raise KeyError(name)
+
+
+def coturn_endpoint(
+    loaded: LoadedInventory, name: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    """coturn_endpoint exactly as the coturn role's tasks/endpoint.yml computes it.
+
+    The role's own set_fact expressions are evaluated with Ansible's templating
+    (talkdeploy.rolefacts), on the variables the role would see for this host.
+    """
+    from talkdeploy.rolefacts import RoleFactError, evaluate
+    from talkdeploy.specs import SpecError
+
+    role = loaded.specs.get("coturn")
+    if role is None:
+        raise SpecError("the coturn role (roles/coturn) was not found; reinstall talkdeploy")
+    try:
+        facts = evaluate(
+            role.path,
+            {"inventory_hostname": name, **variables},
+            [("endpoint.yml", "coturn_endpoint")],
+        )
+    except RoleFactError as error:
+        raise SpecError(str(error)) from error
+    endpoint: dict[str, Any] = facts["coturn_endpoint"]
+    return endpoint
+
+
+def talk_filters(loaded: LoadedInventory) -> dict[str, Any]:
+    """The nextcloud_talk role's own filters (talk_turn_entries, talk_endpoint_servers, ...)."""
+    from talkdeploy.specs import SpecError, role_filters
+
+    role = loaded.specs.get("nextcloud_talk")
+    filters = role_filters(role.path) if role is not None else {}
+    if "talk_turn_entries" not in filters:
+        raise SpecError(
+            "the nextcloud_talk role's filter plugin with talk_turn_entries was not found "
+            "(roles/nextcloud_talk/filter_plugins); reinstall talkdeploy"
+        )
+    return filters
+
+
+def expected_turn_entries(
+    loaded: LoadedInventory,
+    servers: list[TurnServer],
+    talk_variables: dict[str, Any],
+    with_secrets: bool = True,
+) -> list[dict[str, str]]:
+    """Talk's `turn_servers` entries, computed by the nextcloud_talk role's own filter.
+
+    An entry carries `secret` only when the inventory knows it (and with_secrets is set).
+    """
+    entries: list[dict[str, str]] = talk_filters(loaded)["talk_turn_entries"](
+        [server.endpoint() for server in servers],
+        [server.secret or "" for server in servers],
+        str(talk_variables.get("talk_turn_schemes", "auto")),
+        str(talk_variables.get("talk_turn_protocols", "auto")),
+    )
+    result = []
+    for server, entry in zip(servers, entries, strict=True):
+        entry = dict(entry)
+        if not with_secrets or server.secret is None:
+            entry.pop("secret", None)
+        result.append(entry)
+    return result
+
+
+def _turn_server(
+    loaded: LoadedInventory, host: LoadedHost, variables: dict[str, Any]
+) -> TurnServer:
+    endpoint = coturn_endpoint(loaded, host.name, variables)
+    # The value as the role's argument validation converts it (a number becomes a string).
+    secret_value = variables.get("coturn_static_auth_secret")
+    secret: str | None = None
+    source: SecretSource = "host"
+    if "coturn_static_auth_secret" in host.unresolved:
+        source = "vault-locked"
+    elif isinstance(secret_value, str) and secret_value != "":
+        secret, source = secret_value, "inventory"
+    address = str(
+        host.inventory.get("talkdeploy_probe_address")
+        or host.inventory.get("ansible_host")
+        or endpoint["public_name"]
+    )
+    return TurnServer(
+        name=host.name,
+        address=address,
+        secret=secret,
+        secret_source=source,
+        variables={k: v for k, v in variables.items() if k.startswith("coturn_")},
+        public_name=str(endpoint["public_name"]),
+        listening_port=int(endpoint["listening_port"]),
+        tls_listening_port=None
+        if endpoint["tls_listening_port"] is None
+        else int(endpoint["tls_listening_port"]),
+        min_port=int(endpoint["min_port"]),
+        max_port=int(endpoint["max_port"]),
+        udp=bool(endpoint["udp"]),
+        tcp=bool(endpoint["tcp"]),
+        tls=bool(endpoint["tls"]),
+        dtls=bool(endpoint["dtls"]),
+    )
+
+
+def build(loaded: LoadedInventory) -> tuple[Deployment, list[Problem]]:
+    """The deployment the inventory describes, and every problem found in it."""
+    from talkdeploy import rules
+
+    problems: list[Problem] = []
+    usable: dict[str, dict[str, Any]] = {}
+    for host in loaded.hosts.values():
+        found, variables = rules.check_variables(loaded, host)
+        problems.extend(found)
+        usable[host.name] = variables
+
+    turn_servers = [_turn_server(loaded, h, usable[h.name]) for h in loaded.group_hosts(TURN_GROUP)]
+    nextcloud_hosts = []
+    for host in loaded.group_hosts(NEXTCLOUD_GROUP):
+        talk_variables = {k: v for k, v in usable[host.name].items() if k.startswith("talk_")}
+        entries = expected_turn_entries(loaded, turn_servers, talk_variables)
+        nextcloud_hosts.append(NextcloudHost(host.name, talk_variables, entries))
+    deployment = Deployment(turn_servers, nextcloud_hosts, loaded)
+    problems.extend(rules.check_deployment(deployment))
+    return deployment, _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """One problem per mistake: a group_vars value wrong on every host is reported once."""
+    hosts: dict[tuple[str, str, str, str, str], list[str | None]] = {}
+    for problem in problems:
+        key = (problem.file, problem.key, problem.message, problem.fix, problem.severity)
+        seen = hosts.setdefault(key, [])
+        if problem.host not in seen:
+            seen.append(problem.host)
+    ordered: list[Problem] = []
+    for (file, key_, message, fix, severity), names in hosts.items():
+        host = names[0] if len(names) == 1 else None
+        ordered.append(Problem(file, key_, message, fix, severity, host))  # type: ignore[arg-type]
+    return ordered

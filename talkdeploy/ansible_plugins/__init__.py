@@ -1,0 +1,1 @@
+"""Ansible plugins talkdeploy ships (loaded by ansible-playbook, not imported by the CLI)."""

@@ -1,0 +1,1 @@
+"""Callback plugins: ansible-playbook finds them through ANSIBLE_CALLBACK_PLUGINS."""

@@ -1,0 +1,62 @@
+"""`talkdeploy plan`: what `apply` would change, as diffs, without changing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from talkdeploy.commands.apply import (
+    make_options,
+    preflight_or_exit,
+    report_run,
+    run_options,
+    run_site,
+    secrets_to_mask,
+    validate_or_exit,
+)
+from talkdeploy.commands.inventory_options import inventory_options
+from talkdeploy.report import Reporter, pass_reporter
+
+
+@click.command("plan")
+@inventory_options
+@run_options
+@pass_reporter
+@click.pass_context
+def command(
+    ctx: click.Context,
+    reporter: Reporter,
+    inventory: Path,
+    vault_password_file: Path | None,
+    limit: str | None,
+    tags: str | None,
+    extra_vars: tuple[str, ...],
+    connection: str | None,
+    skip_preflight: bool,
+) -> None:
+    """Show what apply would change (ansible --check --diff); secrets are masked.
+
+    Exit status as apply's: 0, 2 a host failed, 3 unreachable, 1 invalid input.
+    """
+    from talkdeploy.runner import Masker
+
+    deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
+    options = make_options(
+        inventory, vault_password_file, limit, tags, extra_vars, connection, True, True
+    )
+    if not skip_preflight:
+        preflight_or_exit(ctx, reporter, options, "preflight")
+    masker = Masker(secrets_to_mask(deployment))
+    result = run_site(reporter, options, masker)
+    files: list[dict[str, Any]] = []
+    if result.exit_code == 0:
+        from talkdeploy.status import plan_diffs, read_hosts
+
+        # turnserver.conf and Talk's settings are written by no_log tasks (they hold the
+        # secret), so Ansible shows no diff for them: compare the hosts with the render.
+        reports = read_hosts(options, masker)
+        files = masker.deep(plan_diffs(deployment, reports))
+    report_run(reporter, result, "plan", show_diffs=True, file_diffs=files)
+    ctx.exit(result.exit_code)

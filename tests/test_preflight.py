@@ -1,0 +1,189 @@
+"""The paramiko preflight against a real sshd (Debian's openssh-server) in a container."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+import pytest
+from conftest import Container, remove_container, start_systemd_container
+
+from talkdeploy.preflight import SshTarget, check, check_all, classify, targets_from_inventory
+
+
+@dataclass
+class Sshd:
+    container: Container
+    ip: str
+    key: Path  # authorised for both users
+    wrong_key: Path  # authorised for nobody
+    known_hosts: Path
+
+
+@pytest.fixture(scope="module")
+def sshd(debian12: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    keys = tmp_path_factory.mktemp("keys")
+    rsa = paramiko.RSAKey.generate(2048)
+    rsa.write_private_key_file(str(keys / "id_rsa"))
+    wrong = paramiko.RSAKey.generate(2048)
+    wrong.write_private_key_file(str(keys / "wrong_rsa"))
+    public = f"{rsa.get_name()} {rsa.get_base64()} preflight-test\n"
+    container = start_systemd_container("talkdeploy-test/debian12", "h5-sshd")
+    try:
+        container.sh(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            "--no-install-recommends openssh-server >/dev/null && systemctl enable --now ssh"
+        )
+        for user in ("deploy", "needpw"):
+            container.sh(f"useradd -m -s /bin/sh {user} && echo {user}:pw-{user} | chpasswd")
+            container.sh(f"mkdir -p /home/{user}/.ssh")
+            container.put(f"/home/{user}/.ssh/authorized_keys", public, "0600")
+            container.sh(f"chown -R {user}: /home/{user}/.ssh")
+        container.put("/etc/sudoers.d/deploy", "deploy ALL=(ALL) NOPASSWD: ALL\n", "0440")
+        container.put("/etc/sudoers.d/needpw", "needpw ALL=(ALL) ALL\n", "0440")
+        ip = container.ip
+        host_key = container.exec("cat", "/etc/ssh/ssh_host_ed25519_key.pub").split()
+        known_hosts = keys / "known_hosts"
+        known_hosts.write_text(f"{ip} {host_key[0]} {host_key[1]}\n")
+        yield Sshd(container, ip, keys / "id_rsa", keys / "wrong_rsa", known_hosts)
+    finally:
+        remove_container(container)
+
+
+def _target(sshd: Sshd, **changes: object) -> SshTarget:
+    fields: dict[str, object] = {
+        "name": "turn1",
+        "address": sshd.ip,
+        "user": "deploy",
+        "key_file": str(sshd.key),
+    }
+    fields.update(changes)
+    return SshTarget(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.docker
+def test_a_reachable_host_that_can_sudo_passes(sshd: Sshd) -> None:
+    reach = check(_target(sshd), known_hosts=sshd.known_hosts)
+    assert reach.ok, reach
+    assert reach.detail == "sudo without password"
+
+
+@pytest.mark.docker
+def test_a_wrong_key_is_an_auth_failure(sshd: Sshd) -> None:
+    reach = check(_target(sshd, key_file=str(sshd.wrong_key)), known_hosts=sshd.known_hosts)
+    assert not reach.ok
+    assert reach.reason == "auth"
+    assert "ansible_ssh_private_key_file" in reach.fix
+
+
+@pytest.mark.docker
+def test_a_closed_port_is_refused(sshd: Sshd) -> None:
+    reach = check(_target(sshd, port=2222), known_hosts=sshd.known_hosts, timeout=5)
+    assert not reach.ok
+    assert reach.reason == "refused"
+
+
+@pytest.mark.docker
+def test_sudo_that_needs_a_password_is_reported(sshd: Sshd) -> None:
+    reach = check(_target(sshd, user="needpw"), known_hosts=sshd.known_hosts)
+    assert (reach.ok, reach.reason) == (False, "sudo-password")
+    with_password = check(
+        _target(sshd, user="needpw", become_password="pw-needpw"), known_hosts=sshd.known_hosts
+    )
+    assert with_password.ok, with_password
+    wrong_password = check(
+        _target(sshd, user="needpw", become_password="nope"), known_hosts=sshd.known_hosts
+    )
+    assert (wrong_password.ok, wrong_password.reason) == (False, "sudo-password")
+
+
+@pytest.mark.docker
+def test_an_unknown_host_key_is_refused_like_ansible_does(sshd: Sshd, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    reach = check(_target(sshd), known_hosts=empty)
+    if reach.ok:  # the runner's own ~/.ssh/known_hosts already knows it: nothing to test
+        pytest.skip("host key already trusted by this user")
+    assert reach.reason == "host-key"
+
+
+@pytest.mark.docker
+def test_every_unreachable_host_is_reported_at_once(sshd: Sshd, tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        f"""
+all:
+  vars:
+    ansible_user: deploy
+    ansible_ssh_private_key_file: {sshd.key}
+  children:
+    turn_servers:
+      hosts:
+        good: {{ansible_host: {sshd.ip}}}
+        closed: {{ansible_host: {sshd.ip}, ansible_port: 2222}}
+        badkey: {{ansible_host: {sshd.ip}, ansible_ssh_private_key_file: {sshd.wrong_key}}}
+        needspw: {{ansible_host: {sshd.ip}, ansible_user: needpw}}
+    nextcloud:
+      hosts:
+        lab: {{ansible_connection: community.docker.docker}}
+"""
+    )
+    reaches = {
+        r.host: r
+        for r in check_all(targets_from_inventory(inventory), known_hosts=sshd.known_hosts)
+    }
+    assert {name: r.reason for name, r in reaches.items()} == {
+        "good": "",
+        "closed": "refused",
+        "badkey": "auth",
+        "needspw": "sudo-password",
+        "lab": "skipped",
+    }
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_problem() -> None:
+    # Classified from the exception only: a real lookup would query a resolver outside the test.
+    assert classify(socket.gaierror(-2, "Name or service not known")) == "dns"
+    assert classify(paramiko.AuthenticationException("no")) == "auth"
+    assert classify(TimeoutError()) == "timeout"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("connection", ["ssh", "paramiko"])
+def test_playbooks_run_over_openssh_and_paramiko(
+    sshd: Sshd, tmp_path: Path, connection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from talkdeploy.runner import EXIT_OK, RunOptions, run_playbook
+
+    if connection == "ssh" and shutil.which("ssh") is None:
+        pytest.skip("no OpenSSH client on this machine")
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")  # the key is checked above
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        f"""
+all:
+  hosts:
+    turn1:
+      ansible_host: {sshd.ip}
+      ansible_user: deploy
+      ansible_ssh_private_key_file: {sshd.key}
+      ansible_python_interpreter: /usr/bin/python3
+"""
+    )
+    playbook = tmp_path / "whoami.yml"
+    playbook.write_text(
+        "- hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n"
+        "    - name: Root is reached\n      ansible.builtin.command: id -u\n"
+        "      register: who\n      changed_when: false\n"
+        "      failed_when: who.stdout != '0'\n"
+    )
+    result = run_playbook(
+        playbook, RunOptions(inventory=inventory, connection=connection), roles=tmp_path
+    )
+    assert result.exit_code == EXIT_OK, result.failures or result.log_tail
+    assert result.hosts["turn1"].ok == 1

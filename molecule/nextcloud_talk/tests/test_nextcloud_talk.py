@@ -1,0 +1,238 @@
+"""roles/nextcloud_talk against a TURN server and the occ EMULATOR (not a real Nextcloud).
+
+The Nextcloud host runs molecule/shared/occ_emulator/occ, a stand-in that copies the real
+occ's arguments, output and state semantics (see its header and tests/test_occ_emulator.py).
+Every read here goes through that occ, as the web user, exactly as an admin would check it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+testinfra_hosts = ["talk-nc-d12"]
+
+TURN_HOST = "talk-turn-d12"
+NEXTCLOUD_ROOT = "/var/www/nextcloud"
+OCC = f"runuser -u www-data -- php {NEXTCLOUD_ROOT}/occ --no-warnings"
+STATE_FILE = f"{NEXTCLOUD_ROOT}/data/talkdeploy-emulator-state.json"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent
+PARTNER_TURN = {
+    "schemes": "turn",
+    "server": "turn.partner.example:3478",
+    "secret": "partner-secret",
+    "protocols": "udp",
+}
+
+
+def occ_json(host: Any, *args: str) -> Any:
+    result = host.run(f"{OCC} {' '.join(args)} --output=json")
+    assert result.rc == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def talk_config(host: Any) -> dict[str, Any]:
+    values: dict[str, Any] = occ_json(host, "config:list", "spreed", "--private")["apps"]["spreed"]
+    return values
+
+
+def turn_host() -> Any:
+    return testinfra.get_host(
+        f"ansible://{TURN_HOST}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"]
+    )
+
+
+def turn_server_conf() -> dict[str, str]:
+    """listening-port and static-auth-secret from the TURN host's real /etc/turnserver.conf."""
+    content = turn_host().file("/etc/turnserver.conf").content_string
+    options: dict[str, str] = {}
+    for key, value in re.findall(r"^([a-z-]+)=(.*)$", content, re.MULTILINE):
+        options.setdefault(key, value.strip())  # the first static-auth-secret is the current one
+    return {
+        "listening-port": options.get("listening-port", "3478"),
+        "static-auth-secret": options["static-auth-secret"],
+    }
+
+
+def run_converge(
+    *extra_vars: str, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run the scenario's converge playbook again, with -v and --diff, capturing all output.
+
+    Each extra var is passed with -e (key=value, or JSON when a value has spaces or lists).
+    """
+    command = ["ansible-playbook", "-v", "--diff", "-i", os.environ["MOLECULE_INVENTORY_FILE"]]
+    command += options
+    for extra in extra_vars:
+        command += ["-e", extra]
+    command.append(str(SCENARIO_DIR / "converge.yml"))
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+
+
+def recap_changed(output: str, hostname: str) -> int:
+    match = re.search(rf"^{re.escape(hostname)}\s*:.*changed=(\d+)", output, re.MULTILINE)
+    assert match, output[-3000:]
+    return int(match.group(1))
+
+
+def test_host_runs_the_occ_emulator_not_nextcloud(host: Any) -> None:
+    assert host.file(f"{NEXTCLOUD_ROOT}/talkdeploy-emulator").exists
+    assert host.file(f"{NEXTCLOUD_ROOT}/config/config.php").user == "www-data"
+
+
+def test_spreed_is_installed_and_enabled(host: Any) -> None:
+    apps = occ_json(host, "app:list")
+    assert "spreed" in apps["enabled"]
+    assert "spreed" not in apps["disabled"]
+
+
+def test_stun_list_is_the_turn_server_and_the_partner_without_the_default(host: Any) -> None:
+    conf = turn_server_conf()
+    stun = json.loads(talk_config(host)["stun_servers"])
+    # talk_keep_default_stun: false drops stun.nextcloud.com:443; the stale talk-turn-d12:9999
+    # seeded by prepare.yml is talkdeploy's and goes; the partner's entry is not and stays.
+    assert stun == [f"{TURN_HOST}:{conf['listening-port']}", "stun.partner.example:3478"]
+
+
+def test_turn_list_holds_the_turn_hosts_real_secret_and_keeps_foreign_entries(host: Any) -> None:
+    conf = turn_server_conf()
+    turn = json.loads(talk_config(host)["turn_servers"])
+    assert turn == [
+        {
+            "schemes": "turn",
+            "server": f"{TURN_HOST}:{conf['listening-port']}",
+            "secret": conf["static-auth-secret"],
+            "protocols": "udp,tcp",
+        },
+        PARTNER_TURN,
+    ]
+    # The key order Talk itself writes (spreed lib/Command/Turn/Add.php).
+    raw = talk_config(host)["turn_servers"]
+    assert raw.index('"schemes"') < raw.index('"server"') < raw.index('"secret"')
+
+
+def test_signaling_servers_and_federation_are_set(host: Any) -> None:
+    config = talk_config(host)
+    assert json.loads(config["signaling_servers"]) == {
+        "servers": [{"server": "https://signaling.talk-nc-d12.test", "verify": True}],
+        "secret": "scenario-signaling-secret-0d7e",
+    }
+    assert config["federation_enabled"] == "yes"
+
+
+@pytest.fixture
+def restore_inventory_values() -> Any:
+    yield
+    restored = run_converge()
+    assert restored.returncode == 0, restored.stdout[-3000:]
+
+
+def test_new_port_and_secret_reach_talk_and_the_secret_is_never_printed(
+    host: Any, restore_inventory_values: Any
+) -> None:
+    new_secret = hashlib.sha256(os.urandom(16)).hexdigest()
+    result = run_converge(f"coturn_static_auth_secret={new_secret}", "coturn_listening_port=3479")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert recap_changed(output, "talk-nc-d12") >= 1
+    turn = json.loads(talk_config(host)["turn_servers"])
+    assert turn[0] == {
+        "schemes": "turn",
+        "server": f"{TURN_HOST}:3479",
+        "secret": new_secret,
+        "protocols": "udp,tcp",
+    }
+    assert turn[1:] == [PARTNER_TURN]
+    assert json.loads(talk_config(host)["stun_servers"])[0] == f"{TURN_HOST}:3479"
+    assert turn_server_conf()["static-auth-secret"] == new_secret
+    # The run changed the secret, so every task that could print it ran: none did.
+    assert new_secret not in output
+    assert "scenario-signaling-secret-0d7e" not in output
+
+
+def test_disabled_talk_is_enabled_through_an_explicit_occ_command(host: Any) -> None:
+    disabled = host.run(f"{OCC} app:disable spreed")
+    assert disabled.rc == 0, disabled.stdout
+    occ = {"talk_occ_command": f"runuser -u www-data -- php {NEXTCLOUD_ROOT}/occ"}
+    # snap's preset, nextcloud.occ, does not exist here: success means the override ran
+    result = run_converge(json.dumps({**occ, "talk_nextcloud_install": "snap"}))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert recap_changed(output, "talk-nc-d12") == 1  # app:enable, nothing else
+    assert "spreed" in occ_json(host, "app:list")["enabled"]
+
+
+def test_invalid_stun_servers_fail_with_messages_naming_the_variable(host: Any) -> None:
+    before = host.file(STATE_FILE).sha256sum
+    bad = ["turn:talk-turn-d12:443", "https://talk-turn-d12:443", "talk-turn-d12"]
+    result = run_converge(json.dumps({"talk_stun_servers": bad}), options=("-l", "talk-nc-d12"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for entry in bad:
+        assert f"talk_stun_servers has '{entry}'" in output
+    assert host.file(STATE_FILE).sha256sum == before
+
+
+def test_talk_refused_protocol_spelling_fails_naming_the_variable(host: Any) -> None:
+    result = run_converge("talk_turn_protocols=tcp,udp", options=("-l", "talk-nc-d12"))
+    assert result.returncode != 0
+    assert "talk_turn_protocols" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def stun_drift() -> Iterator[str]:
+    """Talk's STUN list changed behind talkdeploy's back (the TURN host's entry got a wrong
+    port); a normal run puts it back and keeps the partner's entry."""
+    host = testinfra.get_host(
+        "ansible://talk-nc-d12", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"]
+    )
+    drifted = json.dumps(["stun.partner.example:3478", f"{TURN_HOST}:1"])
+    drift = host.run(f"{OCC} config:app:set spreed stun_servers --value='{drifted}'")
+    assert drift.rc == 0, drift.stdout
+    yield drifted
+    host.run(f"{OCC} maintenance:mode --off")
+    restored = run_converge()
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert recap_changed(restored.stdout, "talk-nc-d12") == 1  # the STUN list only
+    stun = json.loads(talk_config(host)["stun_servers"])
+    assert stun == [
+        f"{TURN_HOST}:{turn_server_conf()['listening-port']}",
+        "stun.partner.example:3478",
+    ]
+
+
+def test_maintenance_mode_fails_the_role_before_any_change(host: Any, stun_drift: str) -> None:
+    on = host.run(f"{OCC} maintenance:mode --on")
+    assert on.rc == 0, on.stdout
+    try:
+        before = host.file(STATE_FILE).sha256sum
+        result = run_converge()
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "maintenance mode" in output
+        assert "nothing was changed" in output
+        assert recap_changed(output, "talk-nc-d12") == 0
+        assert host.file(STATE_FILE).sha256sum == before
+        assert talk_config(host)["stun_servers"] == stun_drift
+    finally:
+        off = host.run(f"{OCC} maintenance:mode --off")
+        assert off.rc == 0, off.stdout
+
+
+def test_check_mode_reports_drift_and_writes_nothing(host: Any, stun_drift: str) -> None:
+    before = host.file(STATE_FILE).sha256sum
+    result = run_converge(options=("--check",))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert recap_changed(output, "talk-nc-d12") == 1
+    assert "Would set stun_servers" in output
+    assert host.file(STATE_FILE).sha256sum == before

@@ -1,0 +1,127 @@
+"""The nextcloud_talk role's reconcile rules (roles/nextcloud_talk/filter_plugins)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+PLUGIN = (
+    Path(__file__).resolve().parent.parent
+    / "roles"
+    / "nextcloud_talk"
+    / "filter_plugins"
+    / "talk_settings.py"
+)
+
+
+def load_plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("talk_settings", PLUGIN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+talk = load_plugin()
+
+ENDPOINT = {"public_name": "turn.example.com", "listening_port": 443, "udp": True, "tcp": True}
+OURS = {
+    "schemes": "turn",
+    "server": "turn.example.com:443",
+    "secret": "new",
+    "protocols": "udp,tcp",
+}
+PARTNER = {"schemes": "turn", "server": "turn.partner.net:3478", "secret": "p", "protocols": "udp"}
+
+
+def test_turn_entry_follows_the_endpoint_tls_and_transports() -> None:
+    tls_tcp_only = {**ENDPOINT, "tls": True, "udp": False}
+    (entry,) = talk.talk_turn_entries([tls_tcp_only], ["s"], "auto", "auto")
+    assert entry == {
+        "schemes": "turn,turns",
+        "server": "turn.example.com:443",
+        "secret": "s",
+        "protocols": "tcp",
+    }
+    assert list(entry) == ["schemes", "server", "secret", "protocols"]  # Talk's key order
+
+
+def test_explicit_schemes_and_protocols_win_over_auto() -> None:
+    (entry,) = talk.talk_turn_entries([ENDPOINT], ["s"], "turns", "udp")
+    assert (entry["schemes"], entry["protocols"]) == ("turns", "udp")
+
+
+def test_stale_port_and_old_secret_of_an_owned_host_are_replaced() -> None:
+    current = [{**OURS, "server": "turn.example.com:3478", "secret": "old"}, PARTNER]
+    result = talk.talk_reconcile_turn(current, [OURS], ["turn.example.com"], [], False)
+    assert result == [OURS, PARTNER]
+
+
+def test_duplicate_owned_entries_collapse_to_one() -> None:
+    result = talk.talk_reconcile_turn([OURS, OURS], [OURS, OURS], ["turn.example.com"], [], False)
+    assert result == [OURS]
+
+
+def test_exclusive_drops_foreign_turn_entries() -> None:
+    result = talk.talk_reconcile_turn([PARTNER], [OURS], ["turn.example.com"], [], True)
+    assert result == [OURS]
+
+
+def test_retired_servers_are_removed() -> None:
+    old = {**PARTNER, "server": "old-turn.example.com:443"}
+    result = talk.talk_reconcile_turn(
+        [old, PARTNER], [OURS], ["turn.example.com"], ["old-turn.example.com"], False
+    )
+    assert result == [OURS, PARTNER]
+
+
+def test_unchanged_list_compares_equal_whatever_the_key_order() -> None:
+    stored = json.loads(
+        '[{"protocols":"udp,tcp","secret":"new","server":"turn.example.com:443","schemes":"turn"}]'
+    )
+    assert talk.talk_reconcile_turn(stored, [OURS], ["turn.example.com"], [], False) == stored
+
+
+@pytest.mark.parametrize(
+    ("keep_default", "expected"),
+    [
+        (True, ["turn.example.com:443", "stun.nextcloud.com:443", "stun.partner.net:3478"]),
+        (False, ["turn.example.com:443", "stun.partner.net:3478"]),
+    ],
+)
+def test_stun_list_keeps_or_drops_the_default_and_keeps_foreign_entries(
+    keep_default: bool, expected: list[str]
+) -> None:
+    current = ["stun.nextcloud.com:443", "stun.partner.net:3478", "turn.example.com:3478"]
+    result = talk.talk_reconcile_stun(
+        current, ["turn.example.com:443"], ["turn.example.com"], [], keep_default, False
+    )
+    assert result == expected
+
+
+def test_php_json_matches_what_talk_writes() -> None:
+    value = {"servers": [{"server": "https://s.example.com", "verify": True}], "secret": "x"}
+    assert talk.talk_php_json(value) == (
+        '{"servers":[{"server":"https:\\/\\/s.example.com","verify":true}],"secret":"x"}'
+    )
+
+
+def test_app_config_of_an_app_without_values_is_empty() -> None:
+    # PHP encodes an empty array as [] (core/Command/Config/ListConfigs.php output)
+    assert talk.talk_app_config('{"apps":{"spreed":[]}}') == {}
+
+
+def test_occ_json_skips_warning_lines_before_the_document() -> None:
+    stdout = "The process control (PCNTL) extensions are required ...\n" + '{"installed":true}'
+    assert talk.talk_occ_json(stdout) == {"installed": True}
+
+
+def test_an_invalid_stored_value_counts_as_empty_like_talk() -> None:
+    # spreed lib/Config.php: json_decode failure or a non-array -> no servers
+    assert talk.talk_json_value("not json") == []
+    assert talk.talk_json_value('{"a": 1}') == []
+    assert talk.talk_json_value("[]", "dict") == {}

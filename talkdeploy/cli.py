@@ -15,7 +15,18 @@ from talkdeploy import __version__
 from talkdeploy.report import Reporter
 
 # talkdeploy/commands/<module>.py each define `command`; listed in help order.
-COMMAND_MODULES = ("paths",)
+COMMAND_MODULES = (
+    "init",
+    "validate",
+    "render",
+    "plan",
+    "apply",
+    "verify",
+    "status",
+    "secret",
+    "paths",
+    "lab",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -58,7 +58,8 @@ def bench_noop_apply(inventory: Path, runs: int) -> None:
     timed(apply, 1)
     noop = report("talkdeploy apply (no-op re-run)", timed(apply, runs), "target < 3x ping")
     ratio = noop / ping
-    print(f"{'no-op apply / ping':<34} {ratio:7.2f}x   {'meets' if ratio <= 3 else 'MISSES'} target")
+    verdict = "meets" if ratio <= 3 else "MISSES"
+    print(f"{'no-op apply / ping':<34} {ratio:7.2f}x   {verdict} target")
 
 
 def main() -> None:

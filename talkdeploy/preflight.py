@@ -150,11 +150,11 @@ def check(
 
     client = paramiko.SSHClient()
     if host_key_checking:
-        client.load_system_host_keys()
-        default = Path("~/.ssh/known_hosts").expanduser()
-        for path in (known_hosts, default):
-            if path is not None and path.is_file():
-                client.load_host_keys(str(path))
+        # Like OpenSSH's UserKnownHostsFile: a file given replaces the user's own one.
+        if known_hosts is None:
+            client.load_system_host_keys()  # ~/.ssh/known_hosts
+        elif known_hosts.is_file():
+            client.load_host_keys(str(known_hosts))
         client.set_missing_host_key_policy(Refuse())
     else:
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 (asked for)

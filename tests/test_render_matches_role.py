@@ -116,6 +116,8 @@ def test_render_is_byte_identical_to_the_role(tmp_path: Path, case: str) -> None
             # what dpkg reports; version.yml derives the upstream version from it
             "packages": {"coturn": f"{version}-1+deb12u1"},
             "paths": {"/etc/systemd/system/talkdeploy-coturn-restart.timer": False},
+            # the host has no turnserver.conf yet (read_state.py reports absent files as None)
+            "files": {str(out / "turnserver.conf"): None},
         },
         "coturn_os_config_path": str(out / "turnserver.conf"),
         "coturn_os_group": "root",

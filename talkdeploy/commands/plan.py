@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from talkdeploy.commands.apply import (
+from talkdeploy.commands.inventory_options import inventory_options
+from talkdeploy.commands.playbook_steps import (
     make_options,
     preflight_or_exit,
     report_run,
@@ -16,7 +17,6 @@ from talkdeploy.commands.apply import (
     secrets_to_mask,
     validate_or_exit,
 )
-from talkdeploy.commands.inventory_options import inventory_options
 from talkdeploy.report import Reporter, pass_reporter
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from talkdeploy.commands.apply import make_options, secrets_to_mask, validate_or_exit
 from talkdeploy.commands.inventory_options import inventory_options
+from talkdeploy.commands.playbook_steps import make_options, secrets_to_mask, validate_or_exit
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:

@@ -1,0 +1,187 @@
+"""Steps shared by the commands that run playbooks (apply, plan, status, verify):
+validate first, check SSH, run with the progress view, report the result."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from talkdeploy.commands.inventory_options import load_deployment
+from talkdeploy.report import Reporter
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from talkdeploy.model import Deployment
+    from talkdeploy.runner import Masker, RunOptions, RunResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_options(function: F) -> F:
+    """The ansible-playbook options apply and plan share, spelled as ansible-playbook does."""
+    for option in reversed(
+        [
+            click.option("-l", "--limit", help="Only these hosts or groups (Ansible pattern)."),
+            click.option("-t", "--tags", help="Only tasks with these tags."),
+            click.option(
+                "-e",
+                "--extra-vars",
+                "extra_vars",
+                multiple=True,
+                help="Extra variables, key=value or @file (repeatable).",
+            ),
+            click.option(
+                "-c",
+                "--connection",
+                type=click.Choice(["ssh", "paramiko"]),
+                help="SSH client: OpenSSH (Ansible's default) or paramiko (no ssh binary).",
+            ),
+            click.option(
+                "--skip-preflight",
+                is_flag=True,
+                help="Do not check SSH reachability and sudo before the run.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def secrets_to_mask(deployment: Deployment) -> list[str]:
+    """Every secret the inventory holds, masked in all output as a second line of defence."""
+    found = [server.secret for server in deployment.turn_servers if server.secret]
+    for host in deployment.nextcloud_hosts:
+        for name, value in host.variables.items():
+            if name.endswith("secret") and isinstance(value, str) and value:
+                found.append(value)
+    return found
+
+
+def validate_or_exit(
+    ctx: click.Context, reporter: Reporter, inventory: Path, vault_password_file: Path | None
+) -> Deployment:
+    from talkdeploy.commands.validate import draw_problems
+    from talkdeploy.problems import has_errors
+
+    deployment, problems = load_deployment(inventory, vault_password_file)
+    if has_errors(problems):
+        data = {"ok": False, "stage": "validate", "problems": [p.as_dict() for p in problems]}
+
+        def draw(console: Console) -> None:
+            draw_problems(console, problems)
+            console.print("[red]invalid inventory: nothing was run[/red]")
+
+        reporter.result(data, draw)
+        ctx.exit(1)
+    for problem in problems:
+        reporter.warn(f"{problem.file} {problem.key}: {problem.message}")
+    return deployment
+
+
+def preflight_or_exit(
+    ctx: click.Context, reporter: Reporter, options: RunOptions, stage: str
+) -> None:
+    """Every SSH host reachable and able to become root, or one report of all that are not."""
+    from talkdeploy.preflight import ansible_host_key_checking, check_all, targets_from_inventory
+
+    targets = targets_from_inventory(
+        options.inventory, options.vault_password_file, options.limit, options.connection
+    )
+    reaches = check_all(targets, host_key_checking=ansible_host_key_checking())
+    bad = [r for r in reaches if not r.ok]
+    if not bad:
+        return
+    data = {
+        "ok": False,
+        "stage": stage,
+        "exit_code": 3,
+        "preflight": [r.as_dict() for r in reaches],
+    }
+
+    def draw(console: Console) -> None:
+        from rich.markup import escape
+
+        console.print(f"[red]{len(bad)} host(s) cannot be used; nothing was run:[/red]")
+        for reach in bad:
+            console.print(
+                f"  [bold]{escape(reach.host)}[/bold] ({escape(reach.address)}:{reach.port}) "
+                f"[red]{reach.reason}[/red]: {escape(reach.detail)}"
+            )
+            console.print(f"    [dim]fix:[/dim] {escape(reach.fix)}")
+
+    reporter.result(data, draw)
+    ctx.exit(3)
+
+
+def run_site(
+    reporter: Reporter, options: RunOptions, masker: Masker, playbook: str = "site.yml"
+) -> RunResult:
+    """Run a playbook with the progress view (rich on a terminal, plain lines otherwise)."""
+    from talkdeploy.resources import locate
+    from talkdeploy.runner import ProgressView, run_playbook
+
+    found = locate()
+    live = not reporter.wants_json and sys.stderr.isatty()
+    with ProgressView(reporter.err_console, live=live) as view:
+        return run_playbook(
+            found.playbook(playbook), options, roles=found.roles, on_event=view, masker=masker
+        )
+
+
+def make_options(
+    inventory: Path,
+    vault_password_file: Path | None,
+    limit: str | None,
+    tags: str | None,
+    extra_vars: tuple[str, ...],
+    connection: str | None,
+    check: bool,
+    diff: bool,
+) -> RunOptions:
+    from talkdeploy.runner import RunOptions
+
+    return RunOptions(
+        inventory=inventory,
+        limit=limit,
+        tags=tags,
+        check=check,
+        diff=diff,
+        extra_vars=extra_vars,
+        vault_password_file=vault_password_file,
+        connection=connection,
+    )
+
+
+def report_run(
+    reporter: Reporter,
+    result: RunResult,
+    title: str,
+    show_diffs: bool,
+    file_diffs: list[dict[str, Any]] | None = None,
+) -> None:
+    from talkdeploy.runner import draw_diffs, draw_summary
+
+    data = {"ok": result.exit_code == 0, "stage": title, **result.as_dict()}
+    if not show_diffs:
+        data.pop("diffs")
+    if file_diffs is not None:
+        data["file_diffs"] = file_diffs
+
+    def draw(console: Console) -> None:
+        if show_diffs:
+            draw_diffs(console, result.diffs)
+        for item in file_diffs or []:
+            console.print(f"=== {item['host']}: {item['file']}", style="bold", markup=False)
+            if item.get("error"):
+                console.print(f"cannot compute: {item['error']}", markup=False)
+            console.print(item["diff"], markup=False, highlight=False, end="")
+        if file_diffs == []:
+            console.print("turnserver.conf and Talk's settings: no change", markup=False)
+        draw_summary(console, result, title=title)
+
+    reporter.result(data, draw)

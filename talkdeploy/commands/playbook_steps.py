@@ -22,11 +22,21 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Spelled as ansible-playbook spells them; every command that reaches hosts takes these two.
+limit_option = click.option("-l", "--limit", help="Only these hosts or groups (Ansible pattern).")
+connection_option = click.option(
+    "-c",
+    "--connection",
+    type=click.Choice(["ssh", "paramiko"]),
+    help="SSH client: OpenSSH (Ansible's default) or paramiko (no ssh binary).",
+)
+
+
 def run_options(function: F) -> F:
-    """The ansible-playbook options apply and plan share, spelled as ansible-playbook does."""
+    """The ansible-playbook options apply and plan share."""
     for option in reversed(
         [
-            click.option("-l", "--limit", help="Only these hosts or groups (Ansible pattern)."),
+            limit_option,
             click.option("-t", "--tags", help="Only tasks with these tags."),
             click.option(
                 "-e",
@@ -35,12 +45,7 @@ def run_options(function: F) -> F:
                 multiple=True,
                 help="Extra variables, key=value or @file (repeatable).",
             ),
-            click.option(
-                "-c",
-                "--connection",
-                type=click.Choice(["ssh", "paramiko"]),
-                help="SSH client: OpenSSH (Ansible's default) or paramiko (no ssh binary).",
-            ),
+            connection_option,
             click.option(
                 "--skip-preflight",
                 is_flag=True,

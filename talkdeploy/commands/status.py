@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from talkdeploy.commands.inventory_options import inventory_options
-from talkdeploy.commands.playbook_steps import make_options, secrets_to_mask, validate_or_exit
+from talkdeploy.commands.playbook_steps import (
+    connection_option,
+    limit_option,
+    make_options,
+    secrets_to_mask,
+    validate_or_exit,
+)
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -17,10 +23,8 @@ if TYPE_CHECKING:
 
 @click.command("status")
 @inventory_options
-@click.option("-l", "--limit", help="Only these hosts or groups (Ansible pattern).")
-@click.option(
-    "-c", "--connection", type=click.Choice(["ssh", "paramiko"]), help="SSH client to use."
-)
+@limit_option
+@connection_option
 @pass_reporter
 @click.pass_context
 def command(

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from talkdeploy.commands.inventory_options import inventory_options
-from talkdeploy.commands.playbook_steps import make_options, secrets_to_mask, validate_or_exit
+from talkdeploy.commands.playbook_steps import (
+    connection_option,
+    limit_option,
+    make_options,
+    secrets_to_mask,
+    validate_or_exit,
+)
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -22,10 +28,8 @@ if TYPE_CHECKING:
 
 @click.command("verify")
 @inventory_options
-@click.option("-l", "--limit", help="Only these hosts or groups (Ansible pattern).")
-@click.option(
-    "-c", "--connection", type=click.Choice(["ssh", "paramiko"]), help="SSH client to use."
-)
+@limit_option
+@connection_option
 @click.option(
     "--from-host",
     help="Also run turnutils_uclient (the Talk guide's test) on this inventory host.",

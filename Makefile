@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 export PATH := $(abspath $(BIN)):$(PATH)
-export ANSIBLE_ROLES_PATH := $(abspath roles)
+export ANSIBLE_COLLECTIONS_PATH := $(abspath .ansible/collections)
 
 .PHONY: help setup docker host-packages images unit pytest lint molecule test demo bench clean
 
@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -c 'import talkdeploy.resources as r; r.locate()'  # links the collection
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv with talkdeploy and the dev tools

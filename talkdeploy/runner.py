@@ -36,6 +36,10 @@ EXIT_UNREACHABLE = 3
 
 MASK = "********"
 PLUGIN_DIR = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
+# What ansible-playbook searches besides talkdeploy's own collection (its documented default).
+DEFAULT_COLLECTIONS = os.pathsep.join(
+    ("~/.ansible/collections", "/usr/share/ansible/collections")
+)
 
 Event = dict[str, Any]
 
@@ -203,15 +207,18 @@ def build_command(playbook: Path, options: RunOptions) -> list[str]:
 
 
 def ansible_environment(
-    roles: Path, events_fd: int | None = None, mask_file: Path | None = None
+    collections: Path, events_fd: int | None = None, mask_file: Path | None = None
 ) -> dict[str, str]:
     env = dict(os.environ)
     env["ANSIBLE_STDOUT_CALLBACK"] = "talkdeploy_events"
     env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(
         p for p in (str(PLUGIN_DIR), env.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
     )
-    env["ANSIBLE_ROLES_PATH"] = os.pathsep.join(
-        p for p in (str(roles), env.get("ANSIBLE_ROLES_PATH", "")) if p
+    # The playbooks use the roles as talkdeploy.talk.* (the collection talkdeploy ships).
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+        p
+        for p in (str(collections), env.get("ANSIBLE_COLLECTIONS_PATH", DEFAULT_COLLECTIONS))
+        if p
     )
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"
@@ -227,7 +234,7 @@ def run_playbook(
     playbook: Path,
     options: RunOptions,
     *,
-    roles: Path,
+    collections: Path,
     on_event: Callable[[Event], None] | None = None,
     masker: Masker | None = None,
 ) -> RunResult:
@@ -250,7 +257,7 @@ def run_playbook(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     pass_fds=(write_end,),
-                    env=ansible_environment(roles, write_end, mask_file),
+                    env=ansible_environment(collections, write_end, mask_file),
                 )
             finally:
                 os.close(write_end)

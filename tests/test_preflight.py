@@ -188,7 +188,7 @@ all:
         "      failed_when: who.stdout != '0'\n"
     )
     result = run_playbook(
-        playbook, RunOptions(inventory=inventory, connection=connection), roles=tmp_path
+        playbook, RunOptions(inventory=inventory, connection=connection), collections=tmp_path
     )
     assert result.exit_code == EXIT_OK, result.failures or result.log_tail
     assert result.hosts["turn1"].ok == 1

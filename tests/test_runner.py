@@ -54,7 +54,7 @@ def _run(
     result = run_playbook(
         _playbook(tmp_path, tasks),
         RunOptions(inventory=_inventory(tmp_path), **options),  # type: ignore[arg-type]
-        roles=tmp_path,
+        collections=tmp_path,
         on_event=events.append,
     )
     return result, events
@@ -158,7 +158,7 @@ def test_the_cli_masks_secrets_it_knows_even_in_unrecognised_shapes(tmp_path: Pa
     result = run_playbook(
         _playbook(tmp_path, tasks),
         RunOptions(inventory=_inventory(tmp_path)),
-        roles=tmp_path,
+        collections=tmp_path,
         on_event=events.append,
         masker=Masker([SECRET]),
     )
@@ -182,7 +182,7 @@ def test_an_unreachable_host_exits_3(tmp_path: Path) -> None:
     result = run_playbook(
         _playbook(tmp_path, "- ansible.builtin.ping:"),
         RunOptions(inventory=inventory),
-        roles=tmp_path,
+        collections=tmp_path,
     )
     assert result.exit_code == EXIT_UNREACHABLE
     assert result.failures[0]["status"] == "unreachable"
@@ -191,7 +191,7 @@ def test_an_unreachable_host_exits_3(tmp_path: Path) -> None:
 def test_a_broken_playbook_exits_1_with_ansibles_reason(tmp_path: Path) -> None:
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: all\n  tasks:\n    - no_such_module_xyz: {}\n")
-    result = run_playbook(playbook, RunOptions(inventory=_inventory(tmp_path)), roles=tmp_path)
+    result = run_playbook(playbook, RunOptions(inventory=_inventory(tmp_path)), collections=tmp_path)
     assert result.exit_code == EXIT_INVALID
     assert "no_such_module_xyz" in result.log_tail
 

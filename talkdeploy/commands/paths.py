@@ -10,7 +10,7 @@ from talkdeploy.report import Reporter, pass_reporter
 @click.command("paths")
 @pass_reporter
 def command(reporter: Reporter) -> None:
-    """Show where the roles, playbooks and templates talkdeploy runs are."""
+    """Show where the collection (roles, playbooks, plugins) and templates talkdeploy runs are."""
     from talkdeploy.resources import ResourcesMissingError, locate
 
     try:
@@ -19,6 +19,8 @@ def command(reporter: Reporter) -> None:
         raise click.ClickException(str(error)) from error
     data = {
         "layout": found.layout,
+        "collection": str(found.root),
+        "collections_path": str(found.collections_path),
         "roles": str(found.roles),
         "playbooks": str(found.playbooks),
         "templates": str(found.templates),

@@ -13,15 +13,16 @@ values; it never raises for a mistake in the inventory. The model holds:
   `max_port`; `udp`, `tcp`, `tls`, `dtls` (bools); `secret` (the inventory's
   `coturn_static_auth_secret`, or None: kept or generated on the host — see
   `secret_source`); `variables` (the coturn role's defaults merged with the inventory's
-  coturn_* values). The endpoint fields are those of the coturn role's `coturn_endpoint`
-  fact (`TurnServer.endpoint()` returns that dict).
+  coturn_* values, in the normal form the role's own check gives them). The endpoint fields
+  are the coturn role's `coturn_endpoint` fact, computed by the same function the role calls
+  (plugins/module_utils/coturn.py `endpoint`; `TurnServer.endpoint()` returns that dict).
 - `Deployment.nextcloud_hosts: list[NextcloudHost]`, one per host of the `nextcloud` group:
   `name`, `variables` (nextcloud_talk defaults merged with the inventory's talk_* values),
   `expected_turn_entries` (Talk's `turn_servers` entries, in Talk's JSON key order,
   with `secret` only when the inventory knows it).
 
-Variables whose value is invalid for the role's argument spec are reported once and
-replaced by the role default while the model is built, so one typo gives one problem.
+Variables whose value the roles' checks refuse are reported once and replaced by the role
+default while the model is built, so one typo gives one problem.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import talkdeploy.shared
 from talkdeploy.inventory import NEXTCLOUD_GROUP, TURN_GROUP, LoadedHost, LoadedInventory
 from talkdeploy.problems import Problem
+
+talkdeploy.shared.enable()
 
 SecretSource = Literal["inventory", "vault-locked", "host"]
 
@@ -87,30 +91,24 @@ class Deployment:
         raise KeyError(name)
 
 
-def coturn_endpoint(
-    loaded: LoadedInventory, name: str, variables: dict[str, Any]
-) -> dict[str, Any]:
-    """coturn_endpoint exactly as the coturn role's tasks/endpoint.yml computes it.
+def coturn_settings(host: LoadedHost) -> dict[str, Any]:
+    """The coturn_* values in normal form, as the coturn role will use them on this host.
 
-    The role's own set_fact expressions are evaluated with Ansible's templating
-    (talkdeploy.rolefacts), on the variables the role would see for this host.
+    Computed by the role's own check (plugins/module_utils/coturn.py); a value the check
+    refuses (already reported as a problem) is replaced by the role default, so that one
+    mistake gives one problem and the rest of the model can still be built.
     """
-    from talkdeploy.rolefacts import RoleFactError, evaluate
-    from talkdeploy.specs import SpecError
+    from ansible_collections.talkdeploy.talk.plugins.module_utils import coturn
 
-    role = loaded.specs.get("coturn")
-    if role is None:
-        raise SpecError("the coturn role (roles/coturn) was not found; reinstall talkdeploy")
-    try:
-        facts = evaluate(
-            role.path,
-            {"inventory_hostname": name, **variables},
-            [("endpoint.yml", "coturn_endpoint")],
-        )
-    except RoleFactError as error:
-        raise SpecError(str(error)) from error
-    endpoint: dict[str, Any] = facts["coturn_endpoint"]
-    return endpoint
+    context = coturn.Context(coturn.ssh_port(host.inventory), host.groups)
+
+    def checked(variables: dict[str, Any]) -> dict[str, Any]:
+        wanted = {k: v for k, v in variables.items() if k in coturn.VARIABLES}
+        return coturn.check(wanted, context).settings
+
+    settings = {**checked(host.defaults), **checked(host.variables)}
+    settings.setdefault("coturn_public_name", host.name)
+    return settings
 
 
 def talk_filters(loaded: LoadedInventory) -> dict[str, Any]:
@@ -152,18 +150,17 @@ def expected_turn_entries(
     return result
 
 
-def _turn_server(
-    loaded: LoadedInventory, host: LoadedHost, variables: dict[str, Any]
-) -> TurnServer:
-    endpoint = coturn_endpoint(loaded, host.name, variables)
-    # The value as the role's argument validation converts it (a number becomes a string).
-    secret_value = variables.get("coturn_static_auth_secret")
+def _turn_server(host: LoadedHost) -> TurnServer:
+    from ansible_collections.talkdeploy.talk.plugins.module_utils import coturn
+
+    settings = coturn_settings(host)
+    endpoint = coturn.endpoint(settings)
     secret: str | None = None
     source: SecretSource = "host"
     if "coturn_static_auth_secret" in host.unresolved:
         source = "vault-locked"
-    elif isinstance(secret_value, str) and secret_value != "":
-        secret, source = secret_value, "inventory"
+    elif settings.get("coturn_static_auth_secret"):
+        secret, source = settings["coturn_static_auth_secret"], "inventory"
     address = str(
         host.inventory.get("talkdeploy_probe_address")
         or host.inventory.get("ansible_host")
@@ -174,12 +171,10 @@ def _turn_server(
         address=address,
         secret=secret,
         secret_source=source,
-        variables={k: v for k, v in variables.items() if k.startswith("coturn_")},
+        variables=settings,
         public_name=str(endpoint["public_name"]),
         listening_port=int(endpoint["listening_port"]),
-        tls_listening_port=None
-        if endpoint["tls_listening_port"] is None
-        else int(endpoint["tls_listening_port"]),
+        tls_listening_port=endpoint["tls_listening_port"],
         min_port=int(endpoint["min_port"]),
         max_port=int(endpoint["max_port"]),
         udp=bool(endpoint["udp"]),
@@ -194,21 +189,29 @@ def build(loaded: LoadedInventory) -> tuple[Deployment, list[Problem]]:
     from talkdeploy import rules
 
     problems: list[Problem] = []
-    usable: dict[str, dict[str, Any]] = {}
     for host in loaded.hosts.values():
-        found, variables = rules.check_variables(loaded, host)
-        problems.extend(found)
-        usable[host.name] = variables
+        problems.extend(rules.check_variables(loaded, host))
 
-    turn_servers = [_turn_server(loaded, h, usable[h.name]) for h in loaded.group_hosts(TURN_GROUP)]
+    turn_servers = [_turn_server(host) for host in loaded.group_hosts(TURN_GROUP)]
     nextcloud_hosts = []
     for host in loaded.group_hosts(NEXTCLOUD_GROUP):
-        talk_variables = {k: v for k, v in usable[host.name].items() if k.startswith("talk_")}
+        talk_variables = _talk_variables(host)
         entries = expected_turn_entries(loaded, turn_servers, talk_variables)
         nextcloud_hosts.append(NextcloudHost(host.name, talk_variables, entries))
     deployment = Deployment(turn_servers, nextcloud_hosts, loaded)
     problems.extend(rules.check_deployment(deployment))
     return deployment, _unique(problems)
+
+
+def _talk_variables(host: LoadedHost) -> dict[str, Any]:
+    """talk_* values in normal form; refused ones (reported) replaced by the role default."""
+    from ansible_collections.talkdeploy.talk.plugins.module_utils import talk
+
+    def checked(variables: dict[str, Any]) -> dict[str, Any]:
+        wanted = {k: v for k, v in variables.items() if k in talk.VARIABLES}
+        return talk.check(wanted).settings
+
+    return {**checked(host.defaults), **checked(host.variables)}
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -5,12 +5,12 @@
     settings = talk_settings(deployment, "cloud.example.org")
 
 turnserver.conf comes from roles/coturn/templates/turnserver.conf.j2 (plain Jinja2, the
-role's only template for it), which reads one dict, `coturn_config`. That dict is built
-by the role's own set_fact tasks (tasks/version.yml, tasks/config.yml), evaluated locally
-by talkdeploy.rolefacts on the role defaults, the inventory values and the facts the role
-has set by then (the installed coturn version, the effective secret). Jinja2 is set up
-as Ansible's template module sets it up, and tests/test_render_matches_role.py proves the
-bytes equal what ansible.builtin.template writes.
+role's only template for it), which reads one dict, `coturn_config`. That dict is built by
+the function the role's tasks/config.yml calls through a filter
+(plugins/module_utils/coturn.py `config`), on the same checked settings, the installed
+coturn version and the effective secret. Jinja2 is set up as Ansible's template module sets
+it up, and tests/test_render_matches_role.py proves the bytes equal what
+ansible.builtin.template writes.
 
 The Talk settings are computed by the nextcloud_talk role's own filters.
 Secrets are replaced by MASK unless show_secrets is set.
@@ -23,7 +23,7 @@ from typing import Any
 
 from talkdeploy.model import Deployment, TurnServer, expected_turn_entries, talk_filters
 
-DEFAULT_COTURN_VERSION = "4.6.1"  # Debian 12 and 13 (REFERENCE.md section 2)
+DEFAULT_COTURN_VERSION = "4.6.1"  # Debian 12 (bookworm) and 13 (trixie) ship coturn 4.6.1
 MASK = "********"
 UNKNOWN_SECRET = "<kept-from-the-host-or-generated-on-first-run>"  # noqa: S105
 TEMPLATE = "turnserver.conf.j2"
@@ -39,38 +39,17 @@ def coturn_config(
     coturn_version: str = DEFAULT_COTURN_VERSION,
     show_secrets: bool = False,
 ) -> dict[str, Any]:
-    """The `coturn_config` dict the template reads, from the role's own tasks.
+    """The `coturn_config` dict the template reads, from the function the role calls.
 
-    tasks/version.yml (version gates) and tasks/config.yml (coturn_config) are evaluated
-    by talkdeploy.rolefacts on the role defaults + inventory values, with the facts the
-    role has set by then: the installed version and the effective secret.
+    plugins/module_utils/coturn.py `config`, on the checked settings, the installed version and
+    the effective secrets (tasks/config.yml passes the same three).
     """
-    from talkdeploy.rolefacts import RoleFactError, evaluate
+    from ansible_collections.talkdeploy.talk.plugins.module_utils import coturn
 
-    role = deployment.inventory.specs.get("coturn")
-    if role is None:
-        raise RenderError("the coturn role (roles/coturn) was not found")
     secret = server.secret if server.secret is not None else UNKNOWN_SECRET
     additional = list(server.variables.get("coturn_additional_static_auth_secrets") or [])
-    variables = {
-        "inventory_hostname": server.name,
-        **server.variables,
-        "coturn_installed_version": coturn_version,
-        "coturn_static_auth_secret": secret if show_secrets else MASK,
-        "coturn_additional_static_auth_secrets": additional
-        if show_secrets
-        else [MASK for _ in additional],
-    }
-    try:
-        facts = evaluate(
-            role.path,
-            variables,
-            [("version.yml", "coturn_gate_no_cli"), ("config.yml", "coturn_config")],
-        )
-    except RoleFactError as error:
-        raise RenderError(str(error)) from error
-    config: dict[str, Any] = facts["coturn_config"]
-    return config
+    secrets = [secret, *additional] if show_secrets else [MASK for _ in [secret, *additional]]
+    return coturn.config(server.variables, coturn_version, secrets)
 
 
 def turnserver_conf(

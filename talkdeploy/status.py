@@ -63,9 +63,12 @@ def read_hosts(
         # Reading never changes anything: never in check mode (reads would be skipped).
         read_options = replace(options, extra_vars=extra, check=False, diff=False, tags=None)
         run = run_playbook(
-            found.playbook("verify.yml"), read_options, collections=found.collections_path, on_event=on_event,
+            found.playbook("verify.yml"),
+            read_options,
+            collections=found.collections_path,
+            on_event=on_event,
             masker=masker,
-        )  # fmt: skip
+        )
         reports = read_reports(directory)
     for report in reports["turn"].values():
         for secret in report.secrets:

@@ -109,7 +109,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "tls_port_without_certificate",
         turn_vars(coturn_tls_listening_port=5349),
-        [("coturn_tls_listening_port", "error", "coturn_cert and coturn_pkey are not")],
+        [("coturn_tls_listening_port", "warning", "coturn_cert and coturn_pkey are not")],
     ),
     (
         "certificate_without_key",
@@ -134,27 +134,27 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "no_udp_relay_in_extra_options",
         turn_vars(coturn_extra_options={"no_udp_relay": True}),
-        [("coturn_extra_options", "error", "no-udp-relay refuses UDP relay allocations")],
+        [("coturn_extra_options", "error", "refuses UDP relay allocations")],
     ),
     (
         "managed_option_in_extra_options",
         turn_vars(coturn_extra_options={"listening-port": 3478}),
-        [("coturn_extra_options", "error", "managed by coturn_listening_port")],
+        [("coturn_extra_options", "error", "talkdeploy writes from coturn_listening_port")],
     ),
     (
         "comment_as_extra_option_name",
         turn_vars(coturn_extra_options={"lt-cred-mech # old": True}),
-        [("coturn_extra_options", "error", "not a turnserver.conf option name")],
+        [("coturn_extra_options", "error", "which is not a bare option name")],
     ),
     (
         "public_name_with_port",
         turn_vars(coturn_public_name="turn.example.org:443"),
-        [("coturn_public_name", "error", "includes a port")],
+        [("coturn_public_name", "error", "with a port")],
     ),
     (
         "public_name_with_scheme",
         turn_vars(coturn_public_name="turns:turn.example.org"),
-        [("coturn_public_name", "error", "has a scheme")],
+        [("coturn_public_name", "error", "with a scheme")],
     ),
     (
         "empty_realm",
@@ -174,7 +174,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "external_ip_not_an_address_pair",
         turn_vars(coturn_external_ips=["203.0.113.5/turn"]),
-        [("coturn_external_ips", "error", "is not `PUBLIC-IP` or `PUBLIC-IP/PRIVATE-IP`")],
+        [("coturn_external_ips", "error", "which is not an IP address")],
     ),
     (
         "privileged_port_method_not_a_choice",
@@ -189,12 +189,12 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "stun_server_without_port",
         {"group_vars": {"nextcloud": {"talk_stun_servers": ["stun.example.org"]}}},
-        [("talk_stun_servers", "error", "has no port")],
+        [("talk_stun_servers", "error", "without a port; Talk wants host:port")],
     ),
     (
         "stun_server_with_scheme",
         {"group_vars": {"nextcloud": {"talk_stun_servers": ["stun:stun.example.org:3478"]}}},
-        [("talk_stun_servers", "error", "has a scheme; Talk wants `host:port`")],
+        [("talk_stun_servers", "error", "with a scheme; Talk wants host:port")],
     ),
     (
         "turn_schemes_talk_rejects",
@@ -232,13 +232,13 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     (
         "retired_server_with_scheme",
         {"group_vars": {"nextcloud": {"talk_retired_servers": ["turns:old.example.org"]}}},
-        [("talk_retired_servers", "error", "has a scheme or a path")],
+        [("talk_retired_servers", "error", "with a scheme or a path")],
     ),
     (
         "signaling_server_without_url_and_secret",
         {"group_vars": {"nextcloud": {"talk_signaling_servers": [{"server": "hpb.example.org"}]}}},
         [
-            ("talk_signaling_servers", "error", "is not {server: https://..., verify: true}"),
+            ("talk_signaling_servers", "error", "entry 1 has no https:// or http:// URL"),
             ("talk_signaling_secret", "error", "talk_signaling_secret is empty"),
         ],
     ),
@@ -339,18 +339,20 @@ def test_same_group_mistake_on_many_hosts_is_reported_once(tmp_path: Path) -> No
     assert problem.host is None  # the group file is wrong, not one host
 
 
-def test_ini_string_where_a_boolean_is_expected_is_a_warning(tmp_path: Path) -> None:
+def test_ini_string_where_a_boolean_is_expected_is_refused(tmp_path: Path) -> None:
+    """INI values are strings; the role would read "no" as true, so both sides refuse it."""
     root = tmp_path / "inventory"
     root.mkdir()
     (root / "hosts").write_text(
-        f"[turn_servers]\n{TURN} coturn_no_dtls=yes\n\n[nextcloud]\n{CLOUD}\n"
+        f"[turn_servers]\n{TURN} coturn_no_dtls=no\n\n[nextcloud]\n{CLOUD}\n"
     )
     deployment, problems = build(load(root / "hosts", roles_dir=REAL_ROLES))
     (problem,) = problems
-    assert (problem.key, problem.severity) == ("coturn_no_dtls", "warning")
+    assert (problem.key, problem.severity) == ("coturn_no_dtls", "error")
     assert problem.file.endswith("hosts:2")
-    assert "write a YAML boolean: `coturn_no_dtls: true`" in problem.fix
-    assert deployment.turn_servers[0].variables["coturn_no_dtls"] is True
+    assert "is the string 'no', not a boolean" in problem.message
+    assert "write true or false without quotes" in problem.fix
+    assert deployment.turn_servers[0].variables["coturn_no_dtls"] is False  # the role default
 
 
 @pytest.mark.parametrize(

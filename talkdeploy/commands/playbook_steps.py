@@ -134,7 +134,11 @@ def run_site(
     live = not reporter.wants_json and sys.stderr.isatty()
     with ProgressView(reporter.err_console, live=live) as view:
         return run_playbook(
-            found.playbook(playbook), options, collections=found.collections_path, on_event=view, masker=masker
+            found.playbook(playbook),
+            options,
+            collections=found.collections_path,
+            on_event=view,
+            masker=masker,
         )
 
 

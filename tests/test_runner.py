@@ -191,7 +191,9 @@ def test_an_unreachable_host_exits_3(tmp_path: Path) -> None:
 def test_a_broken_playbook_exits_1_with_ansibles_reason(tmp_path: Path) -> None:
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: all\n  tasks:\n    - no_such_module_xyz: {}\n")
-    result = run_playbook(playbook, RunOptions(inventory=_inventory(tmp_path)), collections=tmp_path)
+    result = run_playbook(
+        playbook, RunOptions(inventory=_inventory(tmp_path)), collections=tmp_path
+    )
     assert result.exit_code == EXIT_INVALID
     assert "no_such_module_xyz" in result.log_tail
 

@@ -1,8 +1,7 @@
-"""roles/firewall opens what roles/coturn's variables imply: same defaults, same derivation.
+"""roles/firewall opens what roles/coturn's variables imply, through the coturn role's endpoint.
 
-The firewall role computes the TURN ports from the coturn_* variables when the coturn role did
-not run in the play (defaults/main.yml: firewall_coturn_defaults, firewall_turn_ports). These
-tests keep its fallback defaults equal to the coturn role's and run the real derivation through
+When the coturn role did not run in the play, the firewall role computes coturn_endpoint with
+the coturn role's own `endpoint` entry point. These tests run the real roles through
 ansible-playbook on localhost (no host is touched: firewall_backend is none).
 """
 
@@ -17,26 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from talkdeploy.resources import locate
+
 ROOT = Path(__file__).resolve().parent.parent
-COTURN_DEFAULTS = ROOT / "roles" / "coturn" / "defaults" / "main.yml"
-FIREWALL_DEFAULTS = ROOT / "roles" / "firewall" / "defaults" / "main.yml"
-
-
-def load(path: Path) -> dict[str, object]:
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict)
-    return data
-
-
-def test_firewall_fallback_ports_equal_the_coturn_role_defaults() -> None:
-    coturn = load(COTURN_DEFAULTS)
-    fallback = load(FIREWALL_DEFAULTS)["firewall_coturn_defaults"]
-    assert fallback == {
-        "listening_port": coturn["coturn_listening_port"],
-        "tls_listening_port": coturn["coturn_tls_listening_port"],
-        "min_port": coturn["coturn_min_port"],
-        "max_port": coturn["coturn_max_port"],
-    }
+COLLECTIONS = locate().collections_path
 
 
 # host name -> (variables, ports the firewall must open)
@@ -65,10 +48,6 @@ CASES: dict[str, tuple[dict[str, object], list[str]]] = {
             "coturn_no_tls": True,
         },
         ["443/udp", "5349/udp", "49152-65535/udp"],
-    ),
-    "key_without_certificate_means_no_tls": (
-        {"coturn_pkey": "/k.pem"},
-        ["443/udp", "443/tcp", "49152-65535/udp"],
     ),
     "coturn_endpoint_fact_wins_over_variables": (
         {
@@ -111,7 +90,7 @@ def derived_ports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[st
                     "hosts": "all",
                     "gather_facts": False,
                     "vars": {"firewall_backend": "none"},
-                    "roles": ["firewall"],
+                    "roles": ["talkdeploy.talk.firewall"],
                     "post_tasks": [
                         {
                             "name": "Ports are written",
@@ -127,7 +106,7 @@ def derived_ports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[st
             ]
         )
     )
-    env = os.environ | {"ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"}
+    env = os.environ | {"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1"}
     bin_dir = Path(sys.executable).parent
     run = subprocess.run(
         [

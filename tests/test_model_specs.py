@@ -65,7 +65,7 @@ def test_real_role_spec_and_defaults_name_the_same_variables(role: str) -> None:
 def test_real_roles_have_the_entry_points_the_cli_uses() -> None:
     coturn = REAL_ROLES / "coturn"
     assert (coturn / "templates" / "turnserver.conf.j2").is_file()
-    for task in ("endpoint.yml", "version.yml", "config.yml"):
+    for task in ("endpoint.yml", "config.yml"):
         assert (coturn / "tasks" / task).is_file(), task
     filters = role_filters(REAL_ROLES / "nextcloud_talk")
     for name in ("talk_turn_entries", "talk_endpoint_servers", "talk_reconcile_stun"):

@@ -3,7 +3,8 @@ the role's coturn_endpoint.
 
 For each inventory, ansible-playbook runs the REAL role task files against the inventory
 host over a local connection: tasks/version.yml (version and gates, from a faked package
-database answer, coturn__state), tasks/endpoint.yml and tasks/config.yml, whose
+database answer, coturn__state), tasks/endpoint.yml (the settings check and the endpoint) and
+tasks/config.yml, whose
 ansible.builtin.template writes turnserver.conf into a temporary directory instead of
 /etc. The CLI renders the same inventory; both files must be byte-identical.
 """
@@ -23,6 +24,9 @@ from inventory_factory import CLOUD, GOOD_SECRET, REAL_ROLES, ROOT, TURN, write_
 from talkdeploy.inventory import load
 from talkdeploy.model import build
 from talkdeploy.render import turnserver_conf
+from talkdeploy.resources import locate
+
+COLLECTIONS = locate().collections_path
 
 PLAYBOOK = """\
 - name: The coturn role's own tasks write turnserver.conf locally
@@ -33,14 +37,14 @@ PLAYBOOK = """\
       ansible.builtin.include_vars: "{{ roles_dir }}/coturn/vars/Debian.yml"
     - name: Version facts and gates
       ansible.builtin.include_role:
-        name: coturn
+        name: talkdeploy.talk.coturn
         tasks_from: version
     - name: Effective secret (what tasks/secret.yml settles)
       ansible.builtin.set_fact:
         coturn_static_auth_secret: "{{ effective_secret }}"
     - name: Endpoint fact
       ansible.builtin.include_role:
-        name: coturn
+        name: talkdeploy.talk.coturn
         tasks_from: endpoint
     - name: Endpoint written for comparison
       ansible.builtin.copy:
@@ -49,7 +53,7 @@ PLAYBOOK = """\
         mode: "0600"
     - name: Configuration written by the role
       ansible.builtin.include_role:
-        name: coturn
+        name: talkdeploy.talk.coturn
         tasks_from: config
 """
 
@@ -133,7 +137,7 @@ def test_render_is_byte_identical_to_the_role(tmp_path: Path, case: str) -> None
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": str(REAL_ROLES), "ANSIBLE_NOCOLOR": "1"},
+        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1"},
         cwd=ROOT,
         check=False,
         timeout=300,

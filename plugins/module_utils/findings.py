@@ -58,7 +58,7 @@ class Report:
         try:
             normal = check(raw, *args, **kwargs)
         except Invalid as invalid:
-            self.add(key, f"{key} {invalid.problem}", invalid.fix)
+            self.add(key, f"{key} {invalid.problem}", invalid.fix.replace("<name>", key))
             return None
         self.settings[key] = normal
         return normal

@@ -45,12 +45,6 @@ def _occ_command(value: Any) -> Any:
     values.fail(f"is {values.kind(value)}", "give a string or a list of arguments")
 
 
-def _optional_stun(value: Any) -> Any:
-    if value is None:
-        return None
-    return [values.host_port(item) for item in values.string_list(value)]
-
-
 def _retired(value: Any) -> str:
     item = values.text(value, empty=False, what="host or host:port")
     if "/" in item or SCHEME.match(item):
@@ -105,7 +99,6 @@ SCALARS = {
     "talk_web_user": _user,
     "talk_docker_container": _container,
     "talk_occ_command": _occ_command,
-    "talk_stun_servers": _optional_stun,
     "talk_turn_schemes": lambda v: values.choice(v, ("auto", "turn", "turns", "turn,turns")),
     "talk_turn_protocols": lambda v: values.choice(v, ("auto", "udp", "tcp", "udp,tcp")),
     "talk_signaling_servers": _signaling_servers,
@@ -119,7 +112,7 @@ BOOLEANS = (
     "talk_turn_servers_exclusive",
 )
 LISTS = {"talk_retired_servers": _retired}
-VARIABLES = frozenset({*SCALARS, *BOOLEANS, *LISTS})
+VARIABLES = frozenset({*SCALARS, *BOOLEANS, *LISTS, "talk_stun_servers"})
 
 
 def check(variables: Mapping[str, Any]) -> Report:
@@ -130,6 +123,10 @@ def check(variables: Mapping[str, Any]) -> Report:
         report.value(key, values.boolean)
     for key, item in LISTS.items():
         report.items(key, item)
+    if report.values.get("talk_stun_servers", "") is None:  # null: the TURN servers' names
+        report.settings["talk_stun_servers"] = None
+    else:  # every bad entry reported, not only the first
+        report.items("talk_stun_servers", values.host_port)
     s = report.settings
     if s.get("talk_stun_servers") == [] and s.get("talk_keep_default_stun") is False:
         report.add(

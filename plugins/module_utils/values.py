@@ -103,7 +103,7 @@ def boolean(value: Any) -> bool:
         fail(
             f"is the string {shown(value)}, not a boolean: templates treat any non-empty string "
             "as true",
-            "write true or false without quotes (with -e, pass JSON: -e '{\"name\": false}')",
+            "write true or false without quotes (with -e, pass JSON: -e '{\"<name>\": false}')",
         )
     fail(f"is {kind(value)}, not a boolean", "write true or false")
 

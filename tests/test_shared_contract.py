@@ -43,7 +43,11 @@ def test_check_table_defaults_and_argument_spec_name_the_same_variables(role: st
 
 @pytest.mark.parametrize("role", list(TABLES))
 def test_the_role_checks_its_variables_before_anything_else(role: str) -> None:
-    first_file = {"coturn": "endpoint.yml", "firewall": "main.yml", "nextcloud_talk": "validate.yml"}
+    first_file = {
+        "coturn": "endpoint.yml",
+        "firewall": "main.yml",
+        "nextcloud_talk": "validate.yml",
+    }
     main = _yaml(ROOT / "roles" / role / "tasks" / "main.yml")
     tasks = _yaml(ROOT / "roles" / role / "tasks" / first_file[role])
     if role != "firewall":

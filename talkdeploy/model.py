@@ -111,17 +111,15 @@ def coturn_settings(host: LoadedHost) -> dict[str, Any]:
     return settings
 
 
-def talk_filters(loaded: LoadedInventory) -> dict[str, Any]:
-    """The nextcloud_talk role's own filters (talk_turn_entries, talk_endpoint_servers, ...)."""
-    from talkdeploy.specs import SpecError, role_filters
+def talk_filters() -> dict[str, Any]:
+    """The nextcloud_talk role's own filters (talk_turn_entries, talk_endpoint_servers, ...).
 
-    role = loaded.specs.get("nextcloud_talk")
-    filters = role_filters(role.path) if role is not None else {}
-    if "talk_turn_entries" not in filters:
-        raise SpecError(
-            "the nextcloud_talk role's filter plugin with talk_turn_entries was not found "
-            "(roles/nextcloud_talk/filter_plugins); reinstall talkdeploy"
-        )
+    They live in the collection's plugins/filter/talk.py, which the role calls by FQCN
+    (talkdeploy.talk.talk_turn_entries); the CLI calls the same functions.
+    """
+    from ansible_collections.talkdeploy.talk.plugins.filter.talk import FilterModule
+
+    filters: dict[str, Any] = FilterModule().filters()
     return filters
 
 
@@ -135,7 +133,7 @@ def expected_turn_entries(
 
     An entry carries `secret` only when the inventory knows it (and with_secrets is set).
     """
-    entries: list[dict[str, str]] = talk_filters(loaded)["talk_turn_entries"](
+    entries: list[dict[str, str]] = talk_filters()["talk_turn_entries"](
         [server.endpoint() for server in servers],
         [server.secret or "" for server in servers],
         str(talk_variables.get("talk_turn_schemes", "auto")),

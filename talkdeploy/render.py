@@ -93,7 +93,7 @@ def talk_settings(
     not known locally, so these are the lists for a Talk with no foreign entries.
     """
     host = next(h for h in deployment.nextcloud_hosts if h.name == host_name)
-    filters = talk_filters(deployment.inventory)
+    filters = talk_filters()
     variables = host.variables
     endpoints = [server.endpoint() for server in deployment.turn_servers]
     stun_wanted = variables.get("talk_stun_servers")

@@ -2,13 +2,11 @@
 
 The CLI's model never lists role variables itself: the names, types, choices and
 documented defaults all come from the argument specs the roles ship, and the real
-defaults from each role's defaults/main.yml. Values are checked with Ansible's own
-`ArgumentSpecValidator`, the code behind a role's `validate_argument_spec`, so the
-CLI and the role accept and reject exactly the same input.
+defaults from each role's defaults/main.yml. The values themselves are checked by the
+collection's plugins/module_utils (the code each role runs as its first task).
 
     specs = load_role_specs()                      # {"coturn": RoleSpec, ...}
     spec = variable_specs(specs)["coturn_min_port"]
-    check_value(spec, "not a port")                # -> "argument ... unable to convert to int"
 """
 
 from __future__ import annotations
@@ -137,48 +135,3 @@ def variable_specs(specs: Mapping[str, RoleSpec]) -> dict[str, VariableSpec]:
     for role in specs.values():
         merged.update(role.variables)
     return merged
-
-
-def check_value(spec: VariableSpec, value: Any) -> list[str]:
-    """Ansible's own verdict on `value` for this variable: [] when accepted, else the errors."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    entry = {key: val for key, val in spec.ansible_spec.items() if key != "required"}
-    result = ArgumentSpecValidator({spec.name: entry}).validate({spec.name: value})
-    return [str(getattr(error, "error_message", error)) for error in result.errors]
-
-
-def converted_value(spec: VariableSpec, value: Any) -> Any:
-    """The value as Ansible's validator converts it (e.g. "5349" -> 5349); unchanged if invalid."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
-    entry = {key: val for key, val in spec.ansible_spec.items() if key != "required"}
-    result = ArgumentSpecValidator({spec.name: entry}).validate({spec.name: value})
-    if result.error_messages:  # the error container itself is always truthy
-        return value
-    return result.validated_parameters.get(spec.name, value)
-
-
-def role_filters(role_dir: Path) -> dict[str, Any]:
-    """The Jinja filters a role ships in filter_plugins/, as Python callables.
-
-    The CLI calls the role's own filters (e.g. nextcloud_talk's `talk_turn_entries`) instead
-    of re-implementing what they compute, so the model and the role cannot disagree.
-    """
-    import importlib.util
-
-    filters: dict[str, Any] = {}
-    for plugin in sorted((role_dir / "filter_plugins").glob("*.py")):
-        name = f"talkdeploy_role_filters_{role_dir.name}_{plugin.stem}"
-        spec = importlib.util.spec_from_file_location(name, plugin)
-        if spec is None or spec.loader is None:
-            raise SpecError(f"cannot import {plugin}")
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as error:
-            raise SpecError(f"cannot import {plugin}: {error}") from error
-        filter_module = getattr(module, "FilterModule", None)
-        if filter_module is not None:
-            filters.update(filter_module().filters())
-    return filters

@@ -10,11 +10,8 @@ from inventory_factory import FIXTURE_ROLES, REAL_ROLES
 from talkdeploy.specs import (
     ROLE_GROUPS,
     SpecError,
-    check_value,
-    converted_value,
     load_role_specs,
     read_role_spec,
-    role_filters,
     variable_specs,
 )
 
@@ -32,16 +29,15 @@ def test_specs_are_read_from_every_entry_point() -> None:
     assert coturn.defaults["coturn_min_port"] == 49152
 
 
-def test_values_are_judged_by_ansibles_own_validator() -> None:
-    known = variable_specs(load_role_specs(FIXTURE_ROLES))
-    port = known["coturn_listening_port"]
-    assert check_value(port, 3478) == []
-    assert converted_value(port, "3478") == 3478
-    assert "unable to convert to int" in check_value(port, "https")[0]
-    flag = known["coturn_no_udp"]
-    assert converted_value(flag, "yes") is True
-    method = known["coturn_privileged_port_method"]
-    assert "must be one of" in check_value(method, "sudo")[0]
+def test_type_errors_are_ansibles_own_verdict() -> None:
+    import talkdeploy.shared
+
+    talkdeploy.shared.enable()
+    from ansible_collections.talkdeploy.talk.plugins.module_utils.argspec import type_errors
+
+    assert type_errors("coturn", "coturn_listening_port", 3478) == []
+    assert "unable to convert to int" in type_errors("coturn", "coturn_listening_port", "https")[0]
+    assert "must be one of" in type_errors("coturn", "coturn_privileged_port_method", "sudo")[0]
 
 
 def test_a_broken_spec_file_is_a_clean_error(tmp_path: Path) -> None:
@@ -67,6 +63,8 @@ def test_real_roles_have_the_entry_points_the_cli_uses() -> None:
     assert (coturn / "templates" / "turnserver.conf.j2").is_file()
     for task in ("endpoint.yml", "config.yml"):
         assert (coturn / "tasks" / task).is_file(), task
-    filters = role_filters(REAL_ROLES / "nextcloud_talk")
+    from talkdeploy.model import talk_filters
+
+    filters = talk_filters()
     for name in ("talk_turn_entries", "talk_endpoint_servers", "talk_reconcile_stun"):
         assert callable(filters[name]), name

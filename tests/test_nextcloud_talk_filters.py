@@ -1,4 +1,4 @@
-"""The nextcloud_talk role's reconcile rules (roles/nextcloud_talk/filter_plugins)."""
+"""The nextcloud_talk role's reconcile rules (the collection's plugins/filter/talk.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,7 @@ from types import ModuleType
 
 import pytest
 
-PLUGIN = (
-    Path(__file__).resolve().parent.parent
-    / "roles"
-    / "nextcloud_talk"
-    / "filter_plugins"
-    / "talk_settings.py"
-)
+PLUGIN = Path(__file__).resolve().parent.parent / "plugins" / "filter" / "talk.py"
 
 
 def load_plugin() -> ModuleType:
@@ -125,3 +119,49 @@ def test_an_invalid_stored_value_counts_as_empty_like_talk() -> None:
     assert talk.talk_json_value("not json") == []
     assert talk.talk_json_value('{"a": 1}') == []
     assert talk.talk_json_value("[]", "dict") == {}
+
+
+def test_import_document_holds_each_value_as_the_string_talk_stores() -> None:
+    # nextcloud/server core/Command/Config/Import.php: {"apps": {"<app>": {key: string}}}
+    turn = talk.talk_php_json([OURS])
+    document = talk.talk_config_import({"turn_servers": turn, "federation_enabled": "yes"})
+    assert json.loads(document) == {
+        "apps": {"spreed": {"turn_servers": turn, "federation_enabled": "yes"}}
+    }
+    # what occ stores reads back equal to what was wanted: a no-op re-run writes nothing
+    stored = json.loads(document)["apps"]["spreed"]["turn_servers"]
+    assert talk.talk_json_value(stored) == [OURS]
+
+
+def test_import_document_refuses_a_value_that_is_not_a_string_without_showing_it() -> None:
+    # Import.php validateAppsArray() would refuse a list; the error names the key only
+    with pytest.raises(TypeError, match="spreed turn_servers") as error:
+        talk.talk_config_import({"turn_servers": [OURS]})
+    assert OURS["secret"] not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "The file must contain a valid json array\n",
+        "Found invalid entries in root: spreed\n",
+        'Invalid app config value for "spreed":"turn_servers". '
+        "Only integers, strings and null (delete) are allowed.\n",
+    ],
+)
+def test_import_failure_shows_import_php_refusals(stdout: str) -> None:
+    assert talk.talk_import_failure(stdout) == "occ said: " + stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "",
+        'An unhandled exception has been thrown:\nwith params [\'[{"secret":"s3"}]\']',
+        'Found invalid entries in root: apps\n[{"secret":"s3"}]',
+        "Config value 'turn_servers' for app 'spreed' is now set to '[{\"secret\":\"s3\"}]'",
+    ],
+)
+def test_import_failure_hides_any_other_output(stdout: str) -> None:
+    assert "s3" not in talk.talk_import_failure(stdout)
+    assert talk.talk_import_failure(stdout) == "its output is hidden, as it may contain the secrets"

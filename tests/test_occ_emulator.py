@@ -44,11 +44,15 @@ $CONFIG = array (
 class Occ:
     root: Path
 
-    def run(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, user: str | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         command = [str(PHP), str(self.root / "occ"), *args]
         if user is not None:
             command = ["runuser", "-u", user, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=30)
+        return subprocess.run(
+            command, input=stdin, capture_output=True, text=True, check=False, timeout=30
+        )
 
     def ok(self, *args: str) -> str:
         result = self.run(*args)
@@ -371,6 +375,115 @@ def test_config_list_masks_sensitive_values_unless_private(talk: Occ) -> None:
     talk.ok("config:app:set", "spreed", "k", "--value=hidden", "--sensitive")
     assert talk.json("config:list", "spreed")["apps"]["spreed"]["k"] != "hidden"
     assert talk.json("config:list", "spreed", "--private")["apps"]["spreed"]["k"] == "hidden"
+
+
+# ------------------------------------------------------------------ config:import
+# nextcloud/server core/Command/Config/Import.php (master, commit 0fca8837; the same code at
+# commit 8a75092c of an older stable branch): execute(), getArrayFromStdin(),
+# validateFileContent(), validateArray(), validateAppsArray().
+
+IMPORTED = "Config successfully imported from: \n"
+TURN_VALUE = (
+    '[{"schemes":"turn","server":"t.example.com:443","secret":"s3cr\\/t","protocols":"udp"}]'
+)
+
+
+def state_bytes(occ: Occ) -> bytes:
+    return (occ.root / "data" / "talkdeploy-emulator-state.json").read_bytes()
+
+
+def test_config_import_reads_stdin_and_stores_the_strings_as_given(talk: Occ) -> None:
+    # execute() + getArrayFromStdin(): no file argument -> php://stdin; the message ends with
+    # the (empty) file argument; IAppConfig::setValue() stores each string as it is
+    document = {"apps": {"spreed": {"turn_servers": TURN_VALUE, "federation_enabled": "yes"}}}
+    result = talk.run("config:import", "--no-warnings", stdin=json.dumps(document))
+    assert (result.returncode, result.stdout, result.stderr) == (0, IMPORTED, "")
+    assert talk.ok("config:app:get", "spreed", "turn_servers") == TURN_VALUE + "\n"
+    values = talk.json("config:list", "spreed", "--private")["apps"]["spreed"]
+    assert (values["turn_servers"], values["federation_enabled"]) == (TURN_VALUE, "yes")
+    assert talk.json("talk:turn:list")[0]["secret"] == "s3cr/t"
+
+
+def test_config_import_from_a_file_names_the_file(talk: Occ) -> None:
+    # execute(): getArrayFromFile() when the file argument is given; it ends the message
+    document = talk.root / "talk.json"  # readable by the web user occ switches to
+    document.write_text('{"apps":{"spreed":{"federation_enabled":"no"}}}', encoding="utf-8")
+    result = talk.run("config:import", str(document))
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"Config successfully imported from: {document}\n",
+    )
+    assert talk.ok("config:app:get", "spreed", "federation_enabled") == "no\n"
+
+
+def test_config_import_of_a_missing_file_is_refused_like_an_empty_document(talk: Occ) -> None:
+    # getArrayFromFile(): file_get_contents() gives false (its warning goes to nextcloud.log,
+    # lib/private/Log/ErrorHandler.php onError()), which validateFileContent() refuses
+    result = talk.run("config:import", str(talk.root / "missing.json"))
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "The file must contain a valid json array\n",
+        "",
+    )
+
+
+def test_config_import_null_deletes_and_an_integer_is_stored_as_a_string(talk: Occ) -> None:
+    # execute(): null -> IAppConfig::deleteKey(); validateAppsArray() allows integers
+    talk.ok("config:app:set", "spreed", "k", "--value=old")
+    document = '{"apps":{"spreed":{"k":null,"n":3}}}'
+    assert talk.run("config:import", stdin=document).stdout == IMPORTED
+    assert talk.run("config:app:get", "spreed", "k").returncode == 1
+    assert talk.ok("config:app:get", "spreed", "n") == "3\n"
+
+
+def test_config_import_system_values_go_to_config_php(talk: Occ) -> None:
+    # execute(): IConfig::setSystemValues() writes config/config.php
+    result = talk.run("config:import", stdin='{"system":{"maintenance":true}}')
+    assert (result.returncode, result.stdout) == (0, IMPORTED)
+    assert talk.json("status")["maintenance"] is True
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        # validateFileContent(): json_decode() must give a non-empty array
+        ("", "The file must contain a valid json array"),
+        ('{"apps":{"spreed":{"turn_servers":"x"}', "The file must contain a valid json array"),
+        ("{}", "The file must contain a valid json array"),
+        ('"apps"', "The file must contain a valid json array"),
+        # validateArray(): only system and apps at the root, each an array
+        ('{"apps":{},"spreed":{},"x":1}', "Found invalid entries in root: spreed, x"),
+        ('{"apps":"spreed"}', "The apps config array is not an array"),
+        ('{"system":1}', "The system config array is not an array"),
+        # validateAppsArray(): integers, strings and null only: a JSON list must be a string
+        (
+            '{"apps":{"spreed":{"federation_enabled":"yes","turn_servers":[{"secret":"s"}]}}}',
+            'Invalid app config value for "spreed":"turn_servers". '
+            "Only integers, strings and null (delete) are allowed.",
+        ),
+        (
+            '{"apps":{"spreed":{"federation_enabled":true}}}',
+            'Invalid app config value for "spreed":"federation_enabled". '
+            "Only integers, strings and null (delete) are allowed.",
+        ),
+    ],
+)
+def test_config_import_refuses_a_bad_document_on_stdout_with_exit_1_writing_nothing(
+    talk: Occ, document: str, message: str
+) -> None:
+    # execute(): the UnexpectedValueException's message on stdout, exit 1, before any write
+    before = state_bytes(talk)
+    result = talk.run("config:import", stdin=document)
+    assert (result.returncode, result.stdout, result.stderr) == (1, message + "\n", "")
+    assert state_bytes(talk) == before
+    assert talk.run("config:app:get", "spreed", "federation_enabled").returncode == 1
+
+
+def test_config_import_has_no_output_option(talk: Occ) -> None:
+    # Import extends Symfony's Command, not core/Command/Base: no --output option
+    result = talk.run("config:import", "--output=json", stdin='{"apps":{}}')
+    assert result.returncode == 1
+    assert 'The "--output" option does not exist.' in result.stderr
 
 
 # ------------------------------------------------------------------ who may run it

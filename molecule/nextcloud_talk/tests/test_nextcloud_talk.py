@@ -78,6 +78,22 @@ def run_converge(
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
 
 
+def journal_cursor(host: Any) -> str:
+    """The Nextcloud host's journal position now (journalctl --show-cursor)."""
+    shown = host.check_output("journalctl --no-pager --quiet --show-cursor -n 1 -o cat")
+    match = re.search(r"^-- cursor: (\S+)$", shown, re.MULTILINE)
+    assert match, shown
+    return match.group(1)
+
+
+def journal(host: Any, after_cursor: str | None = None) -> str:
+    """The Nextcloud host's journal (after a cursor), where sudo logs each command line."""
+    host.check_output("journalctl --sync")
+    after = f"--after-cursor='{after_cursor}'" if after_cursor else ""
+    text: str = host.check_output(f"journalctl --no-pager --quiet -o cat {after}")
+    return text
+
+
 def recap_changed(output: str, hostname: str) -> int:
     match = re.search(rf"^{re.escape(hostname)}\s*:.*changed=(\d+)", output, re.MULTILINE)
     assert match, output[-3000:]
@@ -136,10 +152,11 @@ def restore_inventory_values() -> Any:
     assert restored.returncode == 0, restored.stdout[-3000:]
 
 
-def test_new_port_and_secret_reach_talk_and_the_secret_is_never_printed(
+def test_new_port_and_secret_reach_talk_and_the_secret_is_never_printed_nor_logged(
     host: Any, restore_inventory_values: Any
 ) -> None:
     new_secret = hashlib.sha256(os.urandom(16)).hexdigest()
+    cursor = journal_cursor(host)
     result = run_converge(f"coturn_static_auth_secret={new_secret}", "coturn_listening_port=3479")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
@@ -154,9 +171,18 @@ def test_new_port_and_secret_reach_talk_and_the_secret_is_never_printed(
     assert turn[1:] == [PARTNER_TURN]
     assert json.loads(talk_config(host)["stun_servers"])[0] == f"{TURN_HOST}:3479"
     assert turn_server_conf()["static-auth-secret"] == new_secret
-    # The run changed the secret, so every task that could print it ran: none did.
-    assert new_secret not in output
-    assert "scenario-signaling-secret-0d7e" not in output
+    # The run changed the secret, so every task that could print it ran: none did. (Booleans
+    # first, so that a failure does not print the secret.)
+    printed = [secret in output for secret in (new_secret, "scenario-signaling-secret-0d7e")]
+    assert printed == [False, False], "a secret is in ansible-playbook's output"
+    # sudo (the bare preset) logs every command line it runs to the journal, the occ calls of
+    # this run included; none holds a secret: the write is `occ config:import`, reading stdin.
+    logged = journal(host, cursor)
+    occ_lines = re.findall(r"COMMAND=\S*php \S*/occ (\S+)", logged)
+    assert "config:list" in occ_lines, "sudo logged no occ command line: the check proves nothing"
+    in_journal = [new_secret in logged, "scenario-signaling-secret-0d7e" in journal(host)]
+    assert in_journal == [False, False], "a secret is in the journal (sudo logs command lines)"
+    assert occ_lines.count("config:import") == 1, occ_lines
 
 
 def test_disabled_talk_is_enabled_through_an_explicit_occ_command(host: Any) -> None:

@@ -9,11 +9,15 @@ lib/Command/Stun/*.php, lib/Command/Turn/*.php in nextcloud/spreed):
 - turn_servers:      [{"schemes": "turn,turns", "server": "host:port", "secret": "...",
                        "protocols": "udp,tcp"}, ...]   (this key order)
 - signaling_servers: {"servers": [{"server": "https://...", "verify": true}], "secret": "..."}
+
+What differs is written with one `occ config:import` that reads its document from stdin
+(nextcloud/server core/Command/Config/Import.php), so no value is ever on a command line.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 DEFAULT_STUN_SERVER = "stun.nextcloud.com:443"  # spreed lib/Config.php getStunServers()
@@ -62,6 +66,41 @@ def talk_json_value(value: Any, kind: str = "list") -> Any:
 def talk_php_json(value: Any) -> str:
     """JSON as PHP's json_encode() writes it (Talk's own writer): compact, "/" escaped."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/")
+
+
+def talk_config_import(values: dict[str, Any], app: str = "spreed") -> str:
+    """The document `occ config:import` reads from stdin: {"apps": {"<app>": {key: value}}}.
+
+    nextcloud/server core/Command/Config/Import.php validateAppsArray() takes app config values
+    as strings, integers or null (delete) only: each value must already be the string Talk
+    stores (a JSON list as its talk_php_json() text, "yes"/"no").
+    """
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise TypeError(f"the value of {app} {key} must be the string Talk stores")
+    return json.dumps({"apps": {app: values}}, separators=(",", ":"))
+
+
+# What nextcloud/server core/Command/Config/Import.php (validateFileContent(), validateArray(),
+# validateAppsArray()) prints when it refuses the document this role sends: it names root
+# keys, apps and config keys, never a value.
+_IMPORT_REFUSAL = re.compile(
+    r"The file must contain a valid json array"
+    r"|Found invalid entries in root: [\w, ]*"
+    r"|At least one key of the following is expected: system, apps"
+    r"|The (system|apps) config array is not an array"
+    r'|Invalid app config value for "\w+":"\w+"\.'
+    r" Only integers, strings and null \(delete\) are allowed\."
+)
+
+
+def talk_import_failure(stdout: str) -> str:
+    """What a failed `occ config:import` may show: occ's message when it is one of Import.php's
+    refusals, else nothing of its output (a PHP exception or a wrapper could print values)."""
+    message = (stdout or "").strip()
+    if _IMPORT_REFUSAL.fullmatch(message):
+        return "occ said: " + message
+    return "its output is hidden, as it may contain the secrets"
 
 
 def _host(server: str) -> str:
@@ -193,6 +232,8 @@ class FilterModule:
             "talk_app_config": talk_app_config,
             "talk_json_value": talk_json_value,
             "talk_php_json": talk_php_json,
+            "talk_config_import": talk_config_import,
+            "talk_import_failure": talk_import_failure,
             "talk_reconcile_stun": talk_reconcile_stun,
             "talk_reconcile_turn": talk_reconcile_turn,
             "talk_turn_summary": talk_turn_summary,

@@ -2,8 +2,8 @@
 
 It is the one stand-in of the talkdeploy tests: Nextcloud cannot be installed here, so the
 nextcloud_talk molecule scenario runs this emulator. Each test pins one behaviour to where it
-comes from: REFERENCE.md section 3 (observed on Nextcloud 32.0.1 + Talk 22) or a source file of
-nextcloud/server or nextcloud/spreed. The emulator runs with the host's `php`, in a temporary
+comes from: a source file of nextcloud/server or nextcloud/spreed, or docs/facts.md ("Observed on
+a real Nextcloud 32.0.1 + Talk 22"). The emulator runs with the host's `php`, in a temporary
 install owned by www-data when the tests run as root (as in CI), else by the current user.
 """
 
@@ -99,7 +99,7 @@ def talk(occ: Occ) -> Occ:
 
 
 def test_status_json_has_the_keys_and_values_of_nextcloud_32(occ: Occ) -> None:
-    # REFERENCE.md s.3 `status --output=json`; nextcloud/server core/Command/Status.php
+    # nextcloud/server core/Command/Status.php; keys as on Nextcloud 32.0.1 (docs/facts.md)
     assert occ.json("status") == {
         "installed": True,
         "version": "32.0.1.2",
@@ -138,7 +138,7 @@ def test_maintenance_mode_on_writes_config_php_and_warns_other_commands_on_stder
 
 
 def test_app_list_json_separates_enabled_and_disabled(talk: Occ) -> None:
-    # REFERENCE.md s.3 `app:list --output=json`; core/Command/App/ListApps.php
+    # nextcloud/server core/Command/App/ListApps.php: `--output=json` splits enabled/disabled
     apps = talk.json("app:list")
     assert apps["enabled"]["spreed"] == "22.0.1"
     talk.ok("app:disable", "spreed")
@@ -157,25 +157,25 @@ def test_app_install_installs_and_enables_the_app(occ: Occ) -> None:
 
 
 def test_app_install_of_an_installed_app_fails_with_already_installed(talk: Occ) -> None:
-    # REFERENCE.md s.3: `spreed already installed`, exit 1 (core/Command/App/Install.php)
+    # nextcloud/server core/Command/App/Install.php execute(): `spreed already installed`, exit 1
     result = talk.run("app:install", "spreed")
     assert (result.returncode, result.stdout.strip()) == (1, "spreed already installed")
 
 
 def test_app_enable_of_an_enabled_app_says_already_enabled_with_exit_0(talk: Occ) -> None:
-    # REFERENCE.md s.3: `spreed already enabled`, exit 0
+    # nextcloud/server core/Command/App/Enable.php enableApp(): `spreed already enabled`, exit 0
     result = talk.run("app:enable", "spreed")
     assert (result.returncode, result.stdout.strip()) == (0, "spreed already enabled")
 
 
 def test_app_enable_of_an_unknown_app_says_not_found_with_exit_1(occ: Occ) -> None:
-    # REFERENCE.md s.3: `spreed not found`, exit 1 (core/Command/App/Enable.php)
+    # nextcloud/server core/Command/App/Enable.php enableApp(): `spreed not found`, exit 1
     result = occ.run("app:enable", "spreed")
     assert (result.returncode, result.stdout.strip()) == (1, "spreed not found")
 
 
 def test_app_disable_twice_says_no_such_app_enabled_with_exit_0(talk: Occ) -> None:
-    # REFERENCE.md s.3: `spreed <ver> disabled`, then `No such app enabled: spreed` (0)
+    # core/Command/App/Disable.php: `spreed <ver> disabled`, then `No such app enabled: spreed` (0)
     assert talk.ok("app:disable", "spreed").strip() == "spreed 22.0.1 disabled"
     result = talk.run("app:disable", "spreed")
     assert (result.returncode, result.stdout.strip()) == (0, "No such app enabled: spreed")
@@ -192,7 +192,7 @@ def test_talk_commands_do_not_exist_while_talk_is_not_enabled(occ: Occ) -> None:
 
 
 def test_stun_list_prints_an_empty_json_list_while_unset(talk: Occ) -> None:
-    # REFERENCE.md s.3: `talk:stun:list --output=json` prints [] while unset
+    # spreed lib/Command/Stun/ListCommand.php: `--output=json` prints [] while unset
     assert talk.ok("talk:stun:list", "--output=json").strip() == "[]"
 
 
@@ -207,7 +207,7 @@ def test_stun_add_without_a_port_is_refused_on_stdout_with_exit_1(talk: Occ) -> 
 
 
 def test_stun_add_of_a_url_stores_host_and_port(talk: Occ) -> None:
-    # REFERENCE.md s.3: `talk:stun:add https://h:443` counts as `h:443` (parse_url)
+    # spreed lib/Command/Stun/Add.php: `talk:stun:add https://h:443` counts as `h:443` (parse_url)
     assert talk.ok("talk:stun:add", "https://stun.example.com:443").strip() == (
         "Added stun.example.com:443."
     )
@@ -215,7 +215,7 @@ def test_stun_add_of_a_url_stores_host_and_port(talk: Occ) -> None:
 
 
 def test_stun_add_of_a_duplicate_is_refused_with_exit_1(talk: Occ) -> None:
-    # REFERENCE.md s.3: `Server already exists.` exit 1 (Talk >= 20, lib/Command/Stun/Add.php)
+    # spreed lib/Command/Stun/Add.php (Talk >= 20): `Server already exists.` exit 1
     talk.ok("talk:stun:add", "stun.example.com:443")
     result = talk.run("talk:stun:add", "stun.example.com:443")
     assert (result.returncode, result.stdout.strip()) == (1, "Server already exists.")
@@ -223,7 +223,7 @@ def test_stun_add_of_a_duplicate_is_refused_with_exit_1(talk: Occ) -> None:
 
 
 def test_stun_delete_of_the_last_server_stores_the_default_again(talk: Occ) -> None:
-    # REFERENCE.md s.3; spreed lib/Command/Stun/Delete.php: Config::DEFAULT_STUN_SERVER
+    # spreed lib/Command/Stun/Delete.php: Config::DEFAULT_STUN_SERVER
     talk.ok("talk:stun:add", "stun.example.com:443")
     result = talk.run("talk:stun:delete", "stun.example.com:443")
     assert result.returncode == 0
@@ -243,7 +243,7 @@ def test_stun_delete_of_an_absent_server_exits_0(talk: Occ) -> None:
 
 
 def test_turn_add_refuses_protocols_tcp_comma_udp(talk: Occ) -> None:
-    # REFERENCE.md s.3: protocols exactly udp, tcp or udp,tcp (lib/Command/Turn/Add.php)
+    # spreed lib/Command/Turn/Add.php: protocols exactly udp, tcp or udp,tcp
     result = talk.run("talk:turn:add", "turn", "t.example.com:443", "tcp,udp", "--secret=s")
     assert (result.returncode, result.stdout.strip()) == (
         1,
@@ -252,7 +252,7 @@ def test_turn_add_refuses_protocols_tcp_comma_udp(talk: Occ) -> None:
 
 
 def test_turn_add_refuses_unknown_schemes(talk: Occ) -> None:
-    # REFERENCE.md s.3: schemes exactly turn, turns or turn,turns
+    # spreed lib/Command/Turn/Add.php: schemes exactly turn, turns or turn,turns
     result = talk.run("talk:turn:add", "turns,turn", "t.example.com:443", "udp", "--secret=s")
     assert (result.returncode, result.stdout.strip()) == (
         1,
@@ -271,14 +271,14 @@ def test_turn_add_needs_exactly_one_of_secret_and_generate_secret(talk: Occ) -> 
 
 
 def test_turn_add_generate_secret_stores_40_hex_characters(talk: Occ) -> None:
-    # REFERENCE.md s.3: `--generate-secret` gives 40 hex (sha1(uniqid()))
+    # spreed lib/Command/Turn/Add.php getUniqueSecret(): 40 hex (sha1(uniqid()))
     talk.ok("talk:turn:add", "turn", "t.example.com:443", "udp", "--generate-secret")
     (entry,) = talk.json("talk:turn:list")
     assert re.fullmatch(r"[0-9a-f]{40}", entry["secret"])
 
 
 def test_turn_add_strips_https_and_stores_talks_key_order(talk: Occ) -> None:
-    # REFERENCE.md s.3: strips http(s)://; key order schemes, server, secret, protocols
+    # spreed lib/Command/Turn/Add.php: strips http(s)://; keys schemes, server, secret, protocols
     assert talk.ok(
         "talk:turn:add", "turn,turns", "https://t.example.com:443", "udp,tcp", "--secret", "s3"
     ).strip() == ("Added t.example.com:443.")
@@ -289,7 +289,7 @@ def test_turn_add_strips_https_and_stores_talks_key_order(talk: Occ) -> None:
 
 
 def test_turn_add_of_a_duplicate_with_another_secret_is_refused(talk: Occ) -> None:
-    # REFERENCE.md s.3: duplicate schemes+server+protocols (secret ignored) -> exit 1, Talk >= 20
+    # spreed lib/Command/Turn/Add.php (Talk >= 20): same schemes+server+protocols -> exit 1
     talk.ok("talk:turn:add", "turn", "t.example.com:443", "udp", "--secret=one")
     result = talk.run("talk:turn:add", "turn", "t.example.com:443", "udp", "--secret=two")
     assert (result.returncode, result.stdout.strip()) == (
@@ -300,7 +300,7 @@ def test_turn_add_of_a_duplicate_with_another_secret_is_refused(talk: Occ) -> No
 
 
 def test_turn_delete_removes_exact_matches_only_and_exits_0(talk: Occ) -> None:
-    # REFERENCE.md s.3: exact match, always exit 0 (lib/Command/Turn/Delete.php)
+    # spreed lib/Command/Turn/Delete.php: exact match, always exit 0
     talk.ok("talk:turn:add", "turn", "t.example.com:443", "udp", "--secret=s")
     result = talk.run("talk:turn:delete", "turn", "t.example.com:443", "udp,tcp")
     assert (result.returncode, result.stdout.strip()) == (0, "There is nothing to delete.")
@@ -312,14 +312,14 @@ def test_turn_delete_removes_exact_matches_only_and_exits_0(talk: Occ) -> None:
 
 
 def test_turn_list_prints_whatever_is_stored_secrets_included(talk: Occ) -> None:
-    # REFERENCE.md s.3: prints stored JSON WITH secrets, even entries without schemes
+    # spreed lib/Command/Turn/ListCommand.php: stored JSON WITH secrets, even without schemes
     stored = [{"server": "old.example.com:3478", "secret": "legacy", "protocols": "udp"}]
     talk.ok("config:app:set", "spreed", "turn_servers", "--value=" + json.dumps(stored))
     assert talk.json("talk:turn:list") == stored
 
 
 def test_missing_arguments_are_reported_on_stderr_with_exit_1(talk: Occ) -> None:
-    # REFERENCE.md s.3: `Not enough arguments (missing: "protocols").` on stderr
+    # symfony/console Input/Input.php validate(): `Not enough arguments (...)`, on stderr
     result = talk.run("talk:turn:add", "turn", "t.example.com:443", "--secret=s")
     assert result.returncode == 1
     assert 'Not enough arguments (missing: "protocols").' in result.stderr
@@ -337,27 +337,27 @@ def test_unknown_options_are_refused_on_stderr(talk: Occ) -> None:
 
 
 def test_config_app_set_of_an_unchanged_value_says_not_updated(talk: Occ) -> None:
-    # REFERENCE.md s.3 (Nextcloud >= 29): `Config value were not updated`
+    # nextcloud/server core/Command/Config/App/SetConfig.php (Nextcloud >= 29): not updated
     talk.ok("config:app:set", "spreed", "federation_enabled", "--value=yes")
     result = talk.run("config:app:set", "spreed", "federation_enabled", "--value=yes")
     assert (result.returncode, result.stdout.strip()) == (0, "Config value were not updated")
 
 
 def test_config_app_set_of_a_changed_value_echoes_it_back(talk: Occ) -> None:
-    # REFERENCE.md s.3: a changed value is echoed (the secret!): callers must hide the output
+    # core/Command/Config/App/SetConfig.php echoes a changed value (the secret!): hide the output
     out = talk.ok("config:app:set", "spreed", "turn_servers", '--value=[{"secret":"topsecret"}]')
     assert "topsecret" in out
     assert out.startswith("Config value 'turn_servers' for app 'spreed' is now set to")
 
 
 def test_config_app_get_of_an_unset_key_exits_1_without_output(talk: Occ) -> None:
-    # REFERENCE.md s.3; core/Command/Config/App/GetConfig.php
+    # nextcloud/server core/Command/Config/App/GetConfig.php: unset, no --default-value -> exit 1
     result = talk.run("config:app:get", "spreed", "turn_servers")
     assert (result.returncode, result.stdout) == (1, "")
 
 
 def test_config_app_delete_of_an_absent_key_exits_0(talk: Occ) -> None:
-    # REFERENCE.md s.3: `Config value k of app spreed deleted` (0) even when absent
+    # nextcloud/server core/Command/Config/App/DeleteConfig.php: exit 0 even when absent
     result = talk.run("config:app:delete", "spreed", "k")
     assert (result.returncode, result.stdout.strip()) == (0, "Config value k of app spreed deleted")
 
@@ -491,7 +491,7 @@ def test_config_import_has_no_output_option(talk: Occ) -> None:
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to own the install as www-data")
 def test_root_is_switched_to_the_config_owner(talk: Occ) -> None:
-    # REFERENCE.md s.3: run as root, Nextcloud 32's occ switches to the config owner itself
+    # docs/facts.md (observed on Nextcloud 32.0.1): run as root, occ switches to the config owner
     state = talk.root / "data" / "talkdeploy-emulator-state.json"
     assert state.owner() == "www-data"
     assert state.stat().st_mode & 0o077 == 0  # holds secrets: not group/world readable
@@ -499,7 +499,7 @@ def test_root_is_switched_to_the_config_owner(talk: Occ) -> None:
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to run as another user")
 def test_another_user_without_config_access_gets_cannot_write_and_exit_0(occ: Occ) -> None:
-    # REFERENCE.md s.3: printed `Cannot write into "config" directory!` and exited 0 (!)
+    # nextcloud/server lib/base.php OC::checkConfig(): `Cannot write into "config"...`, exit 0 (!)
     result = occ.run("status", "--output=json", user="nobody")
     assert result.returncode == 0
     assert 'Cannot write into "config" directory!' in result.stdout
@@ -522,7 +522,7 @@ def test_another_user_with_config_access_is_refused_with_exit_1(occ: Occ) -> Non
 
 
 def test_signaling_add_appends_duplicates_and_overwrites_the_shared_secret(talk: Occ) -> None:
-    # REFERENCE.md s.3; spreed lib/Command/Signaling/Add.php
+    # spreed lib/Command/Signaling/Add.php: appends duplicates, overwrites the one secret
     assert talk.ok("talk:signaling:add", "--verify", "wss://s.example.com", "one").strip() == (
         "Added signaling server wss://s.example.com."
     )
@@ -537,7 +537,7 @@ def test_signaling_add_appends_duplicates_and_overwrites_the_shared_secret(talk:
 
 
 def test_signaling_add_with_an_empty_secret_is_refused(talk: Occ) -> None:
-    # REFERENCE.md s.3: `Secret cannot be empty.` (1)
+    # spreed lib/Command/Signaling/Add.php: `Secret cannot be empty.` (1)
     result = talk.run("talk:signaling:add", "wss://s.example.com", " ")
     assert (result.returncode, result.stdout.strip()) == (1, "Secret cannot be empty.")
 

@@ -1,7 +1,7 @@
 """The STUN/TURN probes against REAL coturn (Debian's package) in a container this test starts.
 
 Two coturn instances run in one container: `guarded` (port 3478, the deny list of
-REFERENCE.md section 2, TLS on 5349 with a certificate for turn.test signed by a
+docs/facts.md (coturn), TLS on 5349 with a certificate for turn.test signed by a
 CA this test makes) and `open` (port 3490, the same but WITHOUT the deny list),
 so each check is shown to pass on a good server and to fail on a bad one.
 Traffic goes only to that container; the denied peers are asked for in
@@ -26,7 +26,7 @@ from talkdeploy.probe.stun_turn import DENIED_PEERS, TurnTarget, rest_credential
 
 SECRET = "f0e1d2c3b4a5968778695a4b3c2d1e0f" * 2
 
-# REFERENCE.md section 2: the deny list of the best public coturn roles.
+# The role's deny list: the Talk guide's IPv4 ranges plus IPv6 (docs/facts.md, coturn).
 DENY_LIST = [
     "0.0.0.0-0.255.255.255",
     "10.0.0.0-10.255.255.255",

@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 # Peers a TURN relay must never reach (issue 7): loopback, a private network,
 # the cloud metadata address, IPv6 loopback, and IPv4-mapped loopback
 # (CVE-2026-27624: coturn < 4.9.0 lets ::ffff:127.0.0.1 bypass denied-peer-ip
-# unless the mapped range is denied too, REFERENCE.md section 2).
+# unless the mapped range is denied too; coturn advisory GHSA-j8mm-mpf8-gvjg).
 DENIED_PEERS = ("127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1")
 
-# Talk gives its admin test a 5-minute username (REFERENCE.md section 3).
+# Talk gives its admin test a 5-minute username (nextcloud/spreed
+# src/components/AdminSettings/TurnServer.vue, testServer()).
 CREDENTIAL_TTL = 300
 USER_SUFFIX = "talkdeploy"
 

@@ -2,7 +2,7 @@
 with REST credentials from its secret, refuses what it must, and survives bad input.
 
 Allocation tests run `turnutils_uclient` inside the container against the container's own
-address (REFERENCE.md section 2: exit codes lie, so the loss line is parsed). Tests that
+address (docs/facts.md, coturn: exit codes lie, so the loss line is parsed). Tests that
 re-run the converge playbook with other settings live in test_reruns.py, which runs after
 this module.
 """
@@ -25,7 +25,7 @@ KEY = "/etc/ssl/talkdeploy-test/turn.key"
 PEER_PORT = 3480
 LOSS = re.compile(r"Total lost packets (\d+) \(")
 
-# REFERENCE.md section 2, including the IPv4-mapped range (CVE-2026-27624).
+# docs/facts.md, coturn: the Talk guide's ranges plus IPv6, including IPv4-mapped (CVE-2026-27624).
 DENY_LIST = [
     "0.0.0.0-0.255.255.255",
     "10.0.0.0-10.255.255.255",
@@ -180,7 +180,7 @@ def test_turnserver_conf_is_readable_by_root_and_turnserver_only(host):
 
 
 def test_turnserver_conf_has_no_comments(host):
-    # coturn 4.6.1 exits on `option # comment` (REFERENCE.md section 2); the file has none at all.
+    # coturn 4.6.1 exits on `option # comment` (docs/facts.md, coturn); the file has none at all.
     assert [line for line in conf_lines(host) if "#" in line or not line.strip()] == []
 
 

@@ -118,7 +118,7 @@ def probe(machine, kind, address, port):
 def uclient(client, address, port, *flags):
     """Run a TURN client-to-client session (-y: two allocations relaying to each other).
 
-    Packet loss does not change turnutils_uclient's exit code (REFERENCE.md section 2), so the
+    Packet loss does not change turnutils_uclient's exit code (docs/facts.md, coturn), so the
     summary is parsed: returns (command, messages sent, messages received).
     """
     cmd = client.run(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import Container, remove_container, start_systemd_container
 
 from talkdeploy.probe import Check
@@ -26,31 +27,12 @@ from talkdeploy.probe.stun_turn import DENIED_PEERS, TurnTarget, rest_credential
 
 SECRET = "f0e1d2c3b4a5968778695a4b3c2d1e0f" * 2
 
-# The role's deny list: the Talk guide's IPv4 ranges plus IPv6 (docs/facts.md, coturn).
-DENY_LIST = [
-    "0.0.0.0-0.255.255.255",
-    "10.0.0.0-10.255.255.255",
-    "100.64.0.0-100.127.255.255",
-    "127.0.0.0-127.255.255.255",
-    "169.254.0.0-169.254.255.255",
-    "172.16.0.0-172.31.255.255",
-    "192.0.0.0-192.0.0.255",
-    "192.0.2.0-192.0.2.255",
-    "192.88.99.0-192.88.99.255",
-    "192.168.0.0-192.168.255.255",
-    "198.18.0.0-198.19.255.255",
-    "198.51.100.0-198.51.100.255",
-    "203.0.113.0-203.0.113.255",
-    "240.0.0.0-255.255.255.255",
-    "::1",
-    "64:ff9b::-64:ff9b::ffff:ffff",
-    "::ffff:0.0.0.0-::ffff:255.255.255.255",
-    "100::-100::ffff:ffff:ffff:ffff",
-    "2001::-2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff",
-    "2002::-2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-    "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-    "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-]
+# The role's own default deny list (one copy of the fact: roles/coturn/defaults/main.yml).
+DENY_LIST = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "roles/coturn/defaults/main.yml").read_text(
+        encoding="utf-8"
+    )
+)["coturn_denied_peer_ips"]
 
 
 def _conf(port: int, min_port: int, deny: bool, tls: bool) -> str:

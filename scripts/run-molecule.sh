@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run `molecule test` for each named scenario (default: all of molecule/*),
 # keep going after a failure so one run shows every broken scenario, and end
-# with one summary line. Logs go to .molecule-logs/<scenario>.log.
+# with one summary line. Logs go to .molecule-logs/<scenario>.log. Before any
+# scenario, scripts/build-collection.sh builds and installs the collection.
 set -uo pipefail
 
 scenarios=("$@")
@@ -11,6 +12,14 @@ fi
 
 log_dir=.molecule-logs
 mkdir -p "$log_dir"
+# The scenario `full` converges the INSTALLED collection (molecule/full/molecule.yml), and
+# molecule's first step, syntax, already needs it: build and install it before any scenario.
+if ! scripts/build-collection.sh >"$log_dir/build-collection.log" 2>&1; then
+    echo "build-collection FAILED (log: $log_dir/build-collection.log); its last lines:"
+    tail -n 30 "$log_dir/build-collection.log" | sed 's/^/    /'
+    echo "molecule: 0 passed, ${#scenarios[@]} failed"
+    exit 1
+fi
 passed=0
 failed=0
 failed_names=()

@@ -12,7 +12,6 @@ from talkdeploy.specs import (
     SpecError,
     load_role_specs,
     read_role_spec,
-    variable_specs,
 )
 
 

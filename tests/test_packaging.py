@@ -1,4 +1,4 @@
-"""The wheel carries the Ansible content, so an installed talkdeploy works from any directory."""
+"""The wheel carries the collection talkdeploy.talk, so an installed talkdeploy works anywhere."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import json
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+COLLECTION = "talkdeploy/share/ansible_collections/talkdeploy/talk"
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +39,18 @@ def installed_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return env_dir
 
 
-def test_wheel_ships_roles_playbooks_and_templates(wheel: Path) -> None:
-    import zipfile
-
+def test_wheel_ships_the_collection_and_the_templates(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    for shared in ("roles", "playbooks", "templates"):
-        assert any(n.startswith(f"talkdeploy/share/{shared}/") for n in names), shared
+    assert f"{COLLECTION}/galaxy.yml" in names
+    assert f"{COLLECTION}/meta/runtime.yml" in names
+    for shared in ("roles", "playbooks", "plugins"):
+        assert any(n.startswith(f"{COLLECTION}/{shared}/") for n in names), shared
+    assert any(n.startswith("talkdeploy/share/templates/") for n in names)
+    assert not [n for n in names if "__pycache__" in n and n.startswith(COLLECTION)]
+    assert not [n for n in names if n.startswith(("tests/", "molecule/", "talkdeploy/share/roles"))]
 
 
-def test_installed_cli_reports_its_version_from_any_directory(
+def test_installed_cli_reports_the_collection_version_from_any_directory(
     installed_venv: Path, tmp_path: Path
 ) -> None:
     run = subprocess.run(
@@ -54,10 +60,11 @@ def test_installed_cli_reports_its_version_from_any_directory(
         text=True,
         check=True,
     )
-    assert run.stdout.startswith("talkdeploy, version ")
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))["version"]
+    assert run.stdout.strip() == f"talkdeploy, version {version}"
 
 
-def test_installed_cli_finds_its_ansible_content_inside_the_package(
+def test_installed_cli_reports_the_installed_collection(
     installed_venv: Path, tmp_path: Path
 ) -> None:
     run = subprocess.run(
@@ -69,8 +76,16 @@ def test_installed_cli_finds_its_ansible_content_inside_the_package(
     )
     found = json.loads(run.stdout)
     assert found["layout"] == "installed"
-    roles = Path(found["roles"])
-    assert roles.is_dir()
-    assert str(roles).startswith(str(installed_venv))
-    assert Path(found["playbooks"]).is_dir()
-    assert Path(found["templates"]).is_dir()
+    collection = Path(found["collection"])
+    assert collection.is_relative_to(installed_venv), "the checkout was used"
+    # Ansible finds it as talkdeploy.talk below the reported collections path.
+    assert Path(found["collections_path"]) / "ansible_collections/talkdeploy/talk" == collection
+    assert (collection / "galaxy.yml").is_file()
+    assert Path(found["roles"]) == collection / "roles"
+    assert (collection / "roles" / "coturn" / "meta" / "argument_specs.yml").is_file()
+    assert Path(found["playbooks"]) == collection / "playbooks"
+    assert (collection / "playbooks" / "site.yml").is_file()
+    assert (collection / "plugins").is_dir()
+    templates = Path(found["templates"])
+    assert templates.is_relative_to(installed_venv)
+    assert templates.is_dir()

@@ -18,21 +18,8 @@ from ansible_collections.talkdeploy.talk.plugins.module_utils.argspec import is_
 from ansible_collections.talkdeploy.talk.plugins.module_utils.findings import Finding, Report
 from ansible_collections.talkdeploy.talk.plugins.module_utils.plain import plain
 
-DOCUMENTATION = r"""
-module: check_settings
-short_description: Check a talkdeploy role's variables before any host is touched
-description:
-  - Runs on the controller. Fails with every invalid variable of the role at once, naming
-    the variable and the fix; returns the values in normal form as C(settings) (secrets left out).
-options:
-  role:
-    description: The role whose variables are checked.
-    type: str
-    required: true
-    choices: [coturn, firewall, nextcloud_talk]
-author: talkdeploy developers
-"""
-
+# Its documentation is plugins/modules/check_settings.py (Ansible keeps an action plugin's
+# docs in the module file of the same name, as ansible.builtin.set_fact does).
 ROLES = {"coturn": coturn, "firewall": firewall, "nextcloud_talk": talk}
 
 

@@ -20,9 +20,12 @@ OutputFormat = Literal["text", "json"]
 
 
 class Reporter:
-    def __init__(self, output: OutputFormat = "text", color: bool = True) -> None:
+    def __init__(
+        self, output: OutputFormat = "text", color: bool = True, debug: bool = False
+    ) -> None:
         self.output: OutputFormat = output
         self.color = color
+        self.debug = debug
         self._console: Console | None = None
         self._err_console: Console | None = None
 
@@ -53,6 +56,30 @@ class Reporter:
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
         else:
             draw_text(self.console)
+
+    def error(
+        self,
+        message: str,
+        fix: str | None,
+        exit_code: int,
+        show_text: Callable[[], None] | None = None,
+    ) -> None:
+        """An error, as cli.py's wrapper hands it over: under --output json stdout gets
+        `{"ok": false, "error": {"message", "fix", "exit_code"}}`; the text (click's own
+        `show_text` when given) goes to stderr in both formats, so a log still shows it."""
+        if self.wants_json:
+            document = {
+                "ok": False,
+                "error": {"message": message, "fix": fix, "exit_code": exit_code},
+            }
+            sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+            sys.stdout.flush()
+        if show_text is not None:
+            show_text()
+            return
+        click.echo(f"Error: {message}", err=True)
+        if fix:
+            click.echo(f"fix: {fix}", err=True)
 
     def warn(self, message: str) -> None:
         if self.wants_json:

@@ -1,10 +1,14 @@
-"""`talkdeploy --help` is instant: it imports neither Ansible nor the heavy libraries."""
+"""`talkdeploy --help` is instant: it imports neither Ansible nor the heavy libraries.
+
+What is imported is asserted, not how long it takes: a wall-clock bound fails on a busy
+machine whatever the code does. Commands are registered by importing their modules
+(cli.py), so each command module must keep its heavy imports inside functions.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 HEAVY = ("ansible", "aioice", "docker", "paramiko", "jinja2", "rich", "pydantic", "yaml")
 
@@ -25,12 +29,6 @@ def test_help_imports_no_heavy_library() -> None:
     assert "HEAVY=\n" in run.stdout, run.stdout.splitlines()[-1]
 
 
-def test_help_starts_fast() -> None:
-    best = min(_wall_time() for _ in range(3))
-    # Python itself starts in ~20 ms; importing Ansible alone takes ~300 ms.
-    assert best < 0.6, f"talkdeploy --help took {best:.2f} s"
-
-
 def test_import_time_of_ansible_is_absent() -> None:
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "talkdeploy", "--help"],
@@ -41,9 +39,3 @@ def test_import_time_of_ansible_is_absent() -> None:
     imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()]
     assert "talkdeploy.cli" in imported
     assert not [name for name in imported if name.split(".")[0] == "ansible"]
-
-
-def _wall_time() -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "talkdeploy", "--help"], capture_output=True, check=True)
-    return time.perf_counter() - start

@@ -71,7 +71,7 @@ def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
 
 def test_init_without_terminal_needs_its_options(tmp_path: Path) -> None:
     code, _, err = run("init", str(tmp_path / "inv"), "--turn-domain", "turn.example.org")
-    assert code == 2 and "--nextcloud-host" in err
+    assert code == 1 and "--nextcloud-host" in err  # a user error: 1 (2 means a host failed)
     assert not (tmp_path / "inv").exists()
 
 
@@ -79,7 +79,7 @@ def test_init_rejects_a_bad_host_name(tmp_path: Path) -> None:
     code, _, err = run(
         "init", str(tmp_path / "inv"), *OPTIONS[2:], "--turn-domain", "turns://x.example.org"
     )
-    assert code == 2 and "not a host name" in err
+    assert code == 1 and "not a host name" in err
 
 
 def test_turn_server_on_the_nextcloud_host_gets_ports_the_web_server_leaves_free(

@@ -17,6 +17,7 @@ from talkdeploy.commands.playbook_steps import (
     secrets_to_mask,
     validate_or_exit,
 )
+from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
 
 
@@ -55,8 +56,10 @@ def command(
     if not (yes or check):
         hosts = len(deployment.turn_servers) + len(deployment.nextcloud_hosts)
         if not sys.stdin.isatty():
-            # exit 1 (invalid input), not click's usage code 2 (which means "a host failed")
-            raise click.ClickException("not a terminal: pass --yes to apply without confirming")
+            raise UserError(
+                "not a terminal: apply cannot ask for confirmation",
+                fix="pass --yes to apply without confirming",
+            )
         click.confirm(f"Apply to {hosts} host(s) of {inventory}?", abort=True, err=True)
     if not skip_preflight:
         preflight_or_exit(ctx, reporter, options, "preflight")

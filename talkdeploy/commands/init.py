@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -33,7 +34,10 @@ def _ask(value: str | None, prompt: str, option: str, kind: str = "host") -> str
     if value is not None:
         return value
     if not _interactive():
-        raise click.UsageError(f"{option} is required when not run on a terminal")
+        raise UserError(
+            f"{option} is required when not run on a terminal",
+            fix=f"pass {option}, or run `talkdeploy init` on a terminal to be asked",
+        )
     if kind == "install":
         return str(click.prompt(prompt, type=click.Choice(INSTALL_KINDS), default="bare"))
     while True:
@@ -86,7 +90,7 @@ def command(
         files = scaffold(answers, directory=str(directory))
         written = write(directory, files, force)
     except ScaffoldError as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
     data = {"directory": str(directory), "files": [str(path) for path in written]}
 
     def draw(console: Console) -> None:

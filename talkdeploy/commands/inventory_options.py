@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from talkdeploy.errors import UserError
+
 if TYPE_CHECKING:
     from talkdeploy.model import Deployment
     from talkdeploy.problems import Problem
@@ -16,7 +18,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def inventory_options(function: F) -> F:
-    """`-i/--inventory` and `--vault-password-file`, as ansible-playbook spells them."""
+    """`-i/--inventory` and `--vault-password-file`, as ansible-playbook spells them.
+
+    Declared once, applied by this one decorator to every command that reads an inventory.
+    A missing -i path is click's BadParameter; cli.py reports it as a user error (exit 1).
+    """
     function = click.option(
         "--vault-password-file",
         type=click.Path(path_type=Path, dir_okay=False),
@@ -37,7 +43,7 @@ def inventory_options(function: F) -> F:
 def load_deployment(
     inventory: Path, vault_password_file: Path | None
 ) -> tuple[Deployment, list[Problem]]:
-    """Load and validate, turning an unreadable inventory into a clean CLI error."""
+    """Load and validate, turning an unreadable inventory into a user error (exit 1)."""
     from talkdeploy.inventory import InventoryError, load
     from talkdeploy.model import build
     from talkdeploy.specs import SpecError
@@ -45,4 +51,4 @@ def load_deployment(
     try:
         return build(load(inventory, vault_password_file))
     except (InventoryError, SpecError) as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error

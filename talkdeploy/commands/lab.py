@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def up_command(reporter: Reporter, distro: str, directory: Path) -> None:
     try:
         built = lab.up(distro=distro, directory=directory, say=say)
     except lab.LabError as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
     inventory_dir = _shown(built.inventory.parent)
     next_commands = [
         f"talkdeploy plan -i {inventory_dir}",
@@ -85,7 +86,7 @@ def down_command(reporter: Reporter) -> None:
     try:
         removed = lab.down()
     except lab.LabError as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
 
     def draw(console: Console) -> None:
         if not removed:
@@ -110,7 +111,7 @@ def status_command(reporter: Reporter, every_lab: bool) -> None:
             member.as_dict() for member in lab.status(None if every_lab else lab.DEFAULT_NAME)
         ]
     except lab.LabError as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
 
     def draw(console: Console) -> None:
         if not members:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
 
 
@@ -16,7 +17,7 @@ def command(reporter: Reporter) -> None:
     try:
         found = locate()
     except ResourcesMissingError as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
     data = {
         "layout": found.layout,
         "collection": str(found.root),

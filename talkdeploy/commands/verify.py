@@ -16,6 +16,7 @@ from talkdeploy.commands.playbook_steps import (
     secrets_to_mask,
     validate_or_exit,
 )
+from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ def command(
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     if from_host and from_host not in deployment.inventory.hosts:
-        raise click.BadParameter(f"{from_host} is not an inventory host", param_hint="--from-host")
+        raise UserError(
+            f"--from-host: {from_host} is not an inventory host",
+            fix="name a host of the inventory: " + ", ".join(sorted(deployment.inventory.hosts)),
+        )
     options = make_options(
         inventory, vault_password_file, limit, None, (), connection, False, False
     )

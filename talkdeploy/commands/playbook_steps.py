@@ -127,10 +127,14 @@ def run_site(
     reporter: Reporter, options: RunOptions, masker: Masker, playbook: str = "site.yml"
 ) -> RunResult:
     """Run a playbook with the progress view (rich on a terminal, plain lines otherwise)."""
-    from talkdeploy.resources import locate
+    from talkdeploy.errors import UserError
+    from talkdeploy.resources import ResourcesMissingError, locate
     from talkdeploy.runner import ProgressView, run_playbook
 
-    found = locate()
+    try:
+        found = locate()
+    except ResourcesMissingError as error:
+        raise UserError(str(error)) from error
     live = not reporter.wants_json and sys.stderr.isatty()
     with ProgressView(reporter.err_console, live=live) as view:
         return run_playbook(

@@ -66,13 +66,23 @@ MANAGED_OPTIONS = {
     "simple-log": "coturn_simple_log",
     "verbose": "coturn_verbosity",
 }
-# Options that open the relay, drop authentication or expose an admin interface.
+# Options that open the relay, drop authentication or expose an admin interface. Names and
+# aliases as coturn src/apps/relay/mainrelay.c `long_options` spells them (db = userdb,
+# sql-userdb = psql-userdb); every web-admin* option (web-admin-listen-on-workers too) belongs
+# to the web admin interface.
+USER_DATABASE = "adds a user database beside the shared secret"
 UNSAFE_OPTIONS = {
     "no-auth": "lets anyone relay without credentials",
     "allow-loopback-peers": "lets clients relay to the TURN host's own loopback services",
     "server-relay": "relays for servers (coturn calls it non-standard and dangerous)",
     "user": "adds static users that bypass the shared secret",
-    "userdb": "adds a user database beside the shared secret",
+    "userdb": USER_DATABASE,
+    "db": USER_DATABASE,
+    "psql-userdb": USER_DATABASE,
+    "sql-userdb": USER_DATABASE,
+    "mysql-userdb": USER_DATABASE,
+    "mongo-userdb": USER_DATABASE,
+    "redis-userdb": USER_DATABASE,
     "cli-ip": "opens coturn's telnet admin CLI",
     "cli-port": "opens coturn's telnet admin CLI",
     "cli-password": "opens coturn's telnet admin CLI",
@@ -80,6 +90,7 @@ UNSAFE_OPTIONS = {
     "web-admin-ip": "opens coturn's web admin interface",
     "web-admin-port": "opens coturn's web admin interface",
 }
+UNSAFE_PREFIXES = {"web-admin": "opens coturn's web admin interface"}
 USELESS_OPTIONS = {
     "no-udp-relay": "refuses UDP relay allocations, the only kind browsers request: no call "
     "could be relayed",
@@ -108,6 +119,16 @@ def ssh_port(host_variables: Mapping[str, Any]) -> int:
 def fold(option: str) -> str:
     """coturn option names compared case- and separator-insensitively (`No_Auth` = no-auth)."""
     return option.lower().replace("_", "-")
+
+
+def unsafe(folded: str) -> str | None:
+    """Why an option (folded) is unsafe, or None: by its name, or by its family's prefix."""
+    if folded in UNSAFE_OPTIONS:
+        return UNSAFE_OPTIONS[folded]
+    for prefix, reason in UNSAFE_PREFIXES.items():
+        if folded.startswith(prefix):
+            return reason
+    return None
 
 
 # --------------------------------------------------------------------------- per variable
@@ -248,10 +269,10 @@ def _extra_options(report: Report) -> None:
                 "hold both",
                 f"remove {option} from {key} and set {variable}",
             )
-        elif folded in UNSAFE_OPTIONS and normal_value is not None and not acknowledged:
+        elif unsafe(folded) and normal_value is not None and not acknowledged:
             report.add(
                 key,
-                f"{key} has {option}, which {UNSAFE_OPTIONS[folded]}",
+                f"{key} has {option}, which {unsafe(folded)}",
                 f"remove {option}, or set {ACKNOWLEDGE}: true if that is really wanted",
             )
         else:
@@ -306,21 +327,22 @@ def relay_range(report: Report, context: Context) -> None:
     if low > high:
         report.add(
             "coturn_min_port",
-            f"relay range {low}-{high} is reversed: coturn_min_port is above coturn_max_port",
+            f"coturn_min_port {low} is above coturn_max_port {high}: the relay range is reversed",
             "set coturn_min_port below coturn_max_port, e.g. 49152 and 65535",
         )
         return
     if low < 1024:
         report.add(
             "coturn_min_port",
-            f"relay range starts at {low}, among the privileged ports below 1024",
+            f"coturn_min_port {low} starts the relay range among the privileged ports below 1024",
             "start the relay range at 1024 or above (default 49152)",
         )
     if high - low + 1 < SMALL_RELAY_RANGE:
         report.warn(
             "coturn_min_port",
-            f"relay range {low}-{high} has only {high - low + 1} ports; each TURN allocation "
-            "holds one, so at most that many participants can be relayed at once",
+            f"coturn_min_port and coturn_max_port make the relay range {low}-{high}, only "
+            f"{high - low + 1} ports; each TURN allocation holds one, so at most that many "
+            "participants can be relayed at once",
             f"widen it to at least {SMALL_RELAY_RANGE} ports (default 49152-65535)",
         )
 
@@ -361,8 +383,8 @@ def port_clashes(report: Report, context: Context) -> None:
         if low <= ssh <= high:
             report.warn(
                 "coturn_min_port",
-                f"the SSH port {ssh} lies inside the relay range {low}-{high}; the firewall "
-                "opens that range to everyone",
+                f"coturn_min_port and coturn_max_port: the SSH port {ssh} lies inside the "
+                f"relay range {low}-{high}; the firewall opens that range to everyone",
                 "move SSH or the relay range so that they do not overlap",
             )
     if "nextcloud" in context.groups:
@@ -392,8 +414,8 @@ def tls_files(report: Report, context: Context) -> None:
     if _has_tls_inputs(report) and tls_enabled(report.settings) and _is_address(name):
         report.warn(
             "coturn_public_name",
-            f"TLS (`turns:`) on the bare IP address {name}: certificates are issued for "
-            "names, and Talk warns that turns: needs a domain",
+            f"coturn_public_name is the bare IP address {name} while TLS (`turns:`) is on: "
+            "certificates are issued for names, and Talk warns that turns: needs a domain",
             "set coturn_public_name to the TURN server's DNS name",
         )
 
@@ -411,7 +433,8 @@ def transports(report: Report, context: Context) -> None:
     elif no_udp:
         report.warn(
             "coturn_no_udp",
-            "UDP is off: every call is relayed over TCP, which adds latency",
+            "coturn_no_udp is true: UDP is off, so every call is relayed over TCP, which adds "
+            "latency",
             "leave coturn_no_udp false unless UDP is blocked on the way to the server",
         )
 
@@ -424,6 +447,7 @@ def relay_policy(report: Report, context: Context) -> None:
         "Performance Backend on 127.0.0.1)"
     )
     key = "coturn_allowed_peer_ips"
+    errors = len(report.errors)
     for peer in report.settings.get(key, []):
         shown = values.range_text(*peer)
         reached = peers.never_reached(peer)
@@ -451,6 +475,8 @@ def relay_policy(report: Report, context: Context) -> None:
                 "keep it only for a High Performance Backend (Janus) there, and firewall its "
                 "other ports",
             )
+    if len(report.errors) > errors:
+        _refused(report, key)
     key = "coturn_denied_peer_ips"
     if key not in report.settings:
         return
@@ -463,6 +489,7 @@ def relay_policy(report: Report, context: Context) -> None:
             "link-local, metadata or IPv4-mapped addresses (CVE-2020-26262, CVE-2026-27624)",
             f"keep the role's default list (add to it), or set {ACKNOWLEDGE}: true",
         )
+        _refused(report, key)
     internal = peers.uncovered(denied, peers.SHOULD_DENY)
     if internal:
         report.warn(
@@ -471,6 +498,13 @@ def relay_policy(report: Report, context: Context) -> None:
             "those networks",
             "keep the role's default list and allow single peers with coturn_allowed_peer_ips",
         )
+
+
+def _refused(report: Report, key: str) -> None:
+    """A list the relay policy refuses is not kept as accepted, like any refused value: the
+    role fails anyway, and `talkdeploy render` then shows the role default, never the peers
+    it refused."""
+    report.settings.pop(key, None)
 
 
 RULES = (relay_range, port_clashes, tls_files, transports, relay_policy)

@@ -18,7 +18,14 @@ from ansible_collections.talkdeploy.talk.plugins.module_utils.findings import Re
 
 ROLE = "firewall"
 ZONE = re.compile(r"[A-Za-z0-9_-]{0,17}", re.ASCII)  # firewalld zone names (max 17 characters)
-NFTABLES_CONF = re.compile(r"/etc/[A-Za-z0-9._/-]+\.(conf|nft)", re.ASCII)
+# The ruleset nftables.service loads at boot: /etc/nftables.conf (Debian's unit:
+# ExecStart=/usr/sbin/nft -f /etc/nftables.conf) or /etc/sysconfig/nftables.conf (Fedora's and
+# RHEL's unit), or a file of the directories those include (/etc/nftables/, /etc/nftables.d/).
+NFTABLES_CONF = re.compile(
+    r"/etc/(sysconfig/)?nftables\.conf|/etc/nftables(\.d)?/[A-Za-z0-9_][A-Za-z0-9._-]*\.(conf|nft)",
+    re.ASCII,
+)
+OWN_TABLE_FILE = "/etc/nftables.d/talkdeploy.nft"  # roles/firewall/vars/main.yml
 WEB_PORTS = ("80/tcp", "443/tcp")
 
 
@@ -34,7 +41,14 @@ def _nftables_conf(value: Any) -> str:
     if not NFTABLES_CONF.fullmatch(path):
         values.fail(
             f"is {path}; the role adds an include line to it and makes it 0755, so it must be "
-            "an nftables ruleset under /etc ending in .conf or .nft",
+            "the ruleset nftables.service loads (/etc/nftables.conf, "
+            "/etc/sysconfig/nftables.conf) or a .conf/.nft file of /etc/nftables/ or "
+            "/etc/nftables.d/",
+            "keep the default /etc/nftables.conf",
+        )
+    if path == OWN_TABLE_FILE:
+        values.fail(
+            f"is {path}, the file that holds talkdeploy's own table: it would include itself",
             "keep the default /etc/nftables.conf",
         )
     return path

@@ -12,8 +12,9 @@ IPv6 such as ::ffff:127.0.0.1 passing the IPv4 deny rules, fixed only in 4.9.0; 
   64:ff9b::/96, 6to4 2002::/16). Allowing a peer there, or a deny list that no longer covers
   them, is an error unless the operator acknowledges it.
 - WIDE: one allowed range wider than an IPv4 /24 or an IPv6 /64 opens a network, not a peer.
-- INTERNAL: private networks. A single allowed address there is the High Performance Backend
-  case (Janus on the LAN): a warning. A deny list that no longer covers one: a warning.
+- INTERNAL: private networks, also in their IPv6 forms (::ffff:10.0.0.20 is 10.0.0.20). A
+  single allowed address there is the High Performance Backend case (Janus on the LAN): a
+  warning. A deny list that no longer covers one: a warning.
 """
 
 from __future__ import annotations
@@ -37,6 +38,27 @@ NEVER = _networks(
     "2002::/24 2002:7f00::/24 2002:a9fe::/32"
 )
 INTERNAL = _networks("10.0.0.0/8 100.64.0.0/10 172.16.0.0/12 192.168.0.0/16 198.18.0.0/15 fc00::/7")
+
+
+def _carriers(network: ipaddress.IPv4Network) -> list[ipaddress.IPv6Network]:
+    """The IPv6 networks that carry an IPv4 network: IPv4-mapped (::ffff:0:0/96, the form that
+    passes coturn's IPv4 rules below 4.9.0), NAT64 (64:ff9b::/96, RFC 6052) and 6to4
+    (2002::/16, RFC 3056)."""
+    first, bits = int(network.network_address), network.prefixlen
+    return [
+        ipaddress.IPv6Network((int(ipaddress.IPv6Address("::ffff:0:0")) | first, 96 + bits)),
+        ipaddress.IPv6Network((int(ipaddress.IPv6Address("64:ff9b::")) | first, 96 + bits)),
+        ipaddress.IPv6Network((int(ipaddress.IPv6Address("2002::")) | (first << 80), 16 + bits)),
+    ]
+
+
+# The private IPv4 networks in their IPv6 forms: ::ffff:10.0.0.20 reaches 10.0.0.20.
+INTERNAL_CARRIED = [
+    carrier
+    for network in INTERNAL
+    if isinstance(network, ipaddress.IPv4Network)
+    for carrier in _carriers(network)
+]
 # What the deny list must cover: an error when it does not (the NEVER networks coturn's
 # default deny list of the Talk guide covers), a warning for the rest.
 MUST_DENY = _networks(
@@ -73,7 +95,9 @@ def too_wide(peer: Range) -> bool:
 
 
 def internal(peer: Range) -> list[str]:
-    return [network_text(network) for network in INTERNAL if overlaps(peer, network)]
+    """The private networks an allowed peer range reaches into, also through IPv6 forms."""
+    networks = [*INTERNAL, *INTERNAL_CARRIED]
+    return [network_text(network) for network in networks if overlaps(peer, network)]
 
 
 def _merged(ranges: Iterable[Range], version: int) -> list[tuple[int, int]]:

@@ -46,9 +46,17 @@ def _occ_command(value: Any) -> Any:
 
 
 def _retired(value: Any) -> str:
+    """`host` or `host:port` as Talk's lists hold them; kept as written (it is compared)."""
     item = values.text(value, empty=False, what="host or host:port")
     if "/" in item or SCHEME.match(item):
         values.fail(f"has {values.shown(item)}, with a scheme or a path", "give host or host:port")
+    try:
+        if item.startswith("[") or item.count(":") == 1:
+            values.host_port(item)  # a port: ASCII digits 1-65535, IPv6 in brackets
+        else:
+            values.host_or_address(item)  # a DNS name or a bare IPv4/IPv6 address
+    except Invalid as invalid:
+        values.fail(invalid.problem, "give host or host:port, e.g. old.example.org:3478")
     return item
 
 
@@ -73,7 +81,10 @@ def _signaling_servers(value: Any) -> list[dict[str, Any]]:
             )
         verify = entry.get("verify", True)
         if not isinstance(verify, bool):
-            values.fail(f"entry {position} ({host}) has a `verify` that is not true/false", "")
+            values.fail(
+                f"entry {position} ({host}) has a `verify` that is not true/false",
+                "write verify: true or verify: false, without quotes",
+            )
         servers.append({"server": url, "verify": verify})
     return servers
 

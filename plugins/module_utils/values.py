@@ -232,6 +232,13 @@ def absolute_path(value: Any, *, empty: bool = False) -> str:
             f"is {shown(path)}, not in normal form (`..`, `.`, `//` or a trailing /)",
             f"write it as {shown(posixpath.normpath(path))}",
         )
+    if path.startswith("//"):
+        # normpath keeps a leading `//` (POSIX leaves its meaning to the system; Linux reads
+        # it as /), so `//etc` would slip past owned_directory's list of system directories.
+        fail(
+            f"is {shown(path)}, not in normal form (it starts with //)",
+            f"write it as {shown('/' + path.lstrip('/'))}",
+        )
     return path
 
 

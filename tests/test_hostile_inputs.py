@@ -124,6 +124,8 @@ INJECTION = rows(
         forbidden="allow-loopback-peers",
     ),
     row("tls_dir_nul", {"coturn_tls_dir": "/etc/coturn/tls\x00"}),
+    row("realm_bidi_override", {"coturn_realm": "turn.example.org\u202e"}),
+    row("realm_zero_width_space", {"coturn_realm": "turn.\u200bexample.org"}),
     row(
         "cipher_list_newline", {"coturn_cipher_list": "ECDHE+AESGCM\nno-auth"}, forbidden="no-auth"
     ),
@@ -140,6 +142,7 @@ INJECTION = rows(
     ),
     extra("extra_option_name_newline", {"no-rfc5780\nno-auth": True}, forbidden="no-auth"),
     extra("extra_option_name_u2028", {"mobility\u2028no-auth": True}),
+    extra("extra_option_proc_user_root", {"Proc_User": "root"}, forbidden="Proc_User=root"),
     extra("extra_option_value_newline", {"max-allocate-lifetime": "1800\nno-auth"}, "no-auth"),
     extra("extra_option_value_cr", {"max-allocate-lifetime": "1800\rallow-loopback-peers"}),
     extra("extra_option_list_item_newline", {"user-quota": ["10", "12\nno-auth"]}, "no-auth"),
@@ -207,6 +210,8 @@ RELAY = rows(
         "allowed_nat64_loopback", "64:ff9b::7f00:1", forbidden="allowed-peer-ip=64:ff9b::7f00:1"
     ),
     allowed("allowed_6to4_loopback", "2002:7f00:1::1"),
+    allowed("allowed_ipv4_compatible_loopback", "::127.0.0.1"),
+    allowed("allowed_siit_metadata", "::ffff:0:a9fe:a9fe"),
     allowed(
         "allowed_ipv4_slash16", "10.0.0.0/16", forbidden="allowed-peer-ip=10.0.0.0-10.0.255.255"
     ),
@@ -311,6 +316,8 @@ PATHS = rows(
     row("tls_dir_root", {"coturn_tls_dir": "/"}),
     row("tls_dir_double_slash_etc", {"coturn_tls_dir": "//etc"}),
     row("tls_dir_ssl_private", {"coturn_tls_dir": "/etc/ssl/private"}),
+    row("tls_dir_ssh", {"coturn_tls_dir": "/etc/ssh"}),
+    row("tls_dir_a_home", {"coturn_tls_dir": "/home/alice"}),
     row("nftables_conf_shadow", {"firewall_nftables_conf": "/etc/shadow"}),
     row("nftables_conf_sysctl", {"firewall_nftables_conf": "/etc/sysctl.conf"}),
     row("nftables_conf_own_table", {"firewall_nftables_conf": "/etc/nftables.d/talkdeploy.nft"}),

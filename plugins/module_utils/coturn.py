@@ -87,6 +87,8 @@ UNSAFE_OPTIONS = {
     "cli-port": "opens coturn's telnet admin CLI",
     "cli-password": "opens coturn's telnet admin CLI",
     "web-admin": "opens coturn's web admin interface",
+    "proc-user": "changes the user coturn runs as",
+    "proc-group": "changes the group coturn runs as",
     "web-admin-ip": "opens coturn's web admin interface",
     "web-admin-port": "opens coturn's web admin interface",
 }

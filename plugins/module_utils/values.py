@@ -20,8 +20,12 @@ from typing import Any, NoReturn
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the invisible format
+# characters (zero-width spaces and joiners, bidirectional overrides and isolates, BOM) that
+# can make a value read differently in review than it does in the file.
+CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 DIGITS = re.compile(r"[0-9]{1,10}", re.ASCII)
 LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(\.{LABEL})*\.?", re.ASCII)
@@ -243,12 +247,22 @@ def absolute_path(value: Any, *, empty: bool = False) -> str:
 
 
 def owned_directory(value: Any) -> str:
-    """A directory the role creates and chowns: never a system directory."""
+    """A directory the role creates and chowns root:<coturn group> 0750: one of coturn's own.
+
+    Its path must name coturn or turn (as /etc/coturn/tls does), so that /etc/ssh, /home/USER
+    or /usr/local/etc are refused as well as the system directories listed above.
+    """
     path = absolute_path(value)
     if path in SYSTEM_DIRECTORIES or path.count("/") < 2:
         fail(
             f"is {path}, a system directory: the role would change its owner and mode",
             "give a directory of its own, e.g. /etc/coturn/tls",
+        )
+    if not any("turn" in part.lower() for part in path.split("/")):
+        fail(
+            f"is {path}, which is not coturn's own directory: the role would make it "
+            "root:<coturn group> 0750",
+            "give a directory whose path names coturn or turn, e.g. /etc/coturn/tls",
         )
     return path
 

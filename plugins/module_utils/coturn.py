@@ -220,12 +220,7 @@ def check(variables: Mapping[str, Any], context: Context | None = None) -> Repor
     """Every coturn_* variable checked for what it is, then the rules between them."""
     context = context or Context()
     report = Report(ROLE, variables)
-    for key, scalar in SCALARS.items():
-        report.value(key, scalar)
-    for key in BOOLEANS:
-        report.value(key, values.boolean)
-    for key, item in LISTS.items():
-        report.items(key, item)
+    report.table(SCALARS, BOOLEANS, LISTS)
     _extra_options(report)
     for rule in RULES:
         rule(report, context)

@@ -82,6 +82,22 @@ class Report:
         self.settings[key] = normal
         return normal
 
+    def table(
+        self,
+        scalars: Mapping[str, Callable[[Any], Any]],
+        booleans: tuple[str, ...] = (),
+        lists: Mapping[str, Callable[[Any], Any]] | None = None,
+    ) -> None:
+        """Check a role's variable table: one check per scalar, booleans, and list items."""
+        from ansible_collections.talkdeploy.talk.plugins.module_utils.values import boolean
+
+        for key, scalar in scalars.items():
+            self.value(key, scalar)
+        for key in booleans:
+            self.value(key, boolean)
+        for key, item in (lists or {}).items():
+            self.items(key, item)
+
     def has(self, *keys: str) -> bool:
         return all(key in self.settings for key in keys)
 

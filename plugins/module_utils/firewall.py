@@ -72,10 +72,7 @@ VARIABLES = frozenset({*SCALARS, *LISTS})
 
 def check(variables: Mapping[str, Any], groups: tuple[str, ...] = ()) -> Report:
     report = Report(ROLE, variables)
-    for key, scalar in SCALARS.items():
-        report.value(key, scalar)
-    for key, item in LISTS.items():
-        report.items(key, item)
+    report.table(SCALARS, lists=LISTS)
     _web_server_ports(report, groups)
     return report
 

@@ -128,12 +128,7 @@ VARIABLES = frozenset({*SCALARS, *BOOLEANS, *LISTS, "talk_stun_servers"})
 
 def check(variables: Mapping[str, Any]) -> Report:
     report = Report(ROLE, variables)
-    for key, scalar in SCALARS.items():
-        report.value(key, scalar)
-    for key in BOOLEANS:
-        report.value(key, values.boolean)
-    for key, item in LISTS.items():
-        report.items(key, item)
+    report.table(SCALARS, BOOLEANS, LISTS)
     if report.values.get("talk_stun_servers", "") is None:  # null: the TURN servers' names
         report.settings["talk_stun_servers"] = None
     else:  # every bad entry reported, not only the first

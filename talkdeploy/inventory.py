@@ -12,6 +12,12 @@ plain Python values.
     host.variables["coturn_listening_port"]   # role default or the inventory's value
     host.origins["coturn_listening_port"]     # "inventories/prod/group_vars/turn_servers.yml:4"
 
+Nothing in the inventory runs or leaks while it is read (the inventory may be a merge
+request under review): only hosts-file inventory plugins parse it, every file Ansible reads
+is bounded (inventory_bounds), templates run only allowed lookups and plugins
+(template_policy), and Ansible's messages reach the output without the lines they quote
+(ansible_messages).
+
 Ansible is imported inside `load`, never at module import, so that
 `talkdeploy --help` stays fast.
 """
@@ -19,16 +25,27 @@ Ansible is imported inside `load`, never at module import, so that
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from talkdeploy.inventory_bounds import FileRefused, check_before_reading
 from talkdeploy.specs import ROLE_GROUPS, RoleSpec, load_role_specs, role_for
+
+if TYPE_CHECKING:
+    from talkdeploy.ansible_messages import Message
+    from talkdeploy.template_policy import TemplatePolicy
 
 # Non-role variables the model reads besides the coturn_/firewall_/talk_ ones.
 CONNECTION_VARIABLES = ("ansible_host", "ansible_port", "ansible_ssh_port")
 VAR_FILE_SUFFIXES = ("", ".yml", ".yaml", ".json")
+# ansible-core 2.19 enables host_list, script, auto, yaml, ini and toml (INVENTORY_ENABLED):
+# `script` runs any executable file of the inventory directory and `auto` runs whatever
+# inventory plugin a YAML file names (constructed templates, cloud plugins call out).
+INVENTORY_PLUGINS = ("yaml", "ini", "toml")  # short names: the collection loader is not set up
+VAULT_LOCKED = "vault-encrypted and no vault password was given"
 TURN_GROUP = "turn_servers"
 NEXTCLOUD_GROUP = "nextcloud"
 
@@ -194,9 +211,10 @@ def find_origin(
             if "group_vars" in path.parts or "host_vars" in path.parts:
                 continue
             try:
+                check_before_reading(str(path))  # no FIFO, device or huge file
                 if key in path.read_text(encoding="utf-8", errors="replace"):
                     return str(path)
-            except OSError:
+            except (OSError, FileRefused):
                 continue
     return None
 
@@ -252,6 +270,77 @@ def _forget_found_var_files() -> None:
             cache.clear()
 
 
+def _inventory_manager(loader: Any, path: Path) -> Any:
+    """Ansible's InventoryManager, parsing with the hosts-file plugins only."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.plugins.loader import inventory_loader
+
+    class HostsFileInventoryManager(InventoryManager):  # type: ignore[misc]
+        def _fetch_inventory_plugins(self) -> list[Any]:
+            return [inventory_loader.get(name) for name in INVENTORY_PLUGINS]
+
+    return HostsFileInventoryManager(loader=loader, sources=[str(path)])
+
+
+def _where(location: str) -> str:
+    return display_path(location) if location.startswith(os.sep) else location
+
+
+def _file_of(location: str) -> str:
+    return re.sub(r"(?::\d+){1,2}$", "", _where(location))
+
+
+def _cannot_read(what: str, message: Message, inventory: Path) -> str:
+    """The InventoryError text for an Ansible failure: where, what kind, how to find it."""
+    from talkdeploy.ansible_messages import HOW_TO_FIND
+
+    if message.location is None:
+        return f"Ansible cannot read {what}: {message.clause}"
+    how = HOW_TO_FIND.format(file=_file_of(message.location), inventory=inventory)
+    return f"Ansible cannot read {_where(message.location)} ({what}): {message.clause}; {how}"
+
+
+def _no_hosts(path: Path, messages: list[Message]) -> str:
+    from talkdeploy.ansible_messages import HOW_TO_FIND
+
+    text = f"inventory {path} has no hosts: Ansible could not parse it or it is empty"
+    located = [(m, m.location) for m in messages if m.location]
+    with_line = [(m, where) for m, where in located if re.search(r":\d+(?::\d+)?$", where)]
+    if not located:
+        return f"{text}; check it with `ansible-inventory -i {path} --graph`"
+    message, location = (with_line or located)[0]
+    how = HOW_TO_FIND.format(file=_file_of(location), inventory=path)
+    return f"{text}; {message.clause} at {_where(location)}; {how}"
+
+
+def _template(
+    templar: Any, raw: Any, policy: TemplatePolicy, loader: Any
+) -> tuple[Any, str | None]:
+    """The plain value of `raw`, or None and why it cannot be known on the workstation."""
+    from ansible.errors import AnsibleError
+
+    policy.refused.clear()
+    value: Any = None
+    try:
+        value, reason = plain(templar.template(raw)), None
+    except Exception as error:
+        if isinstance(error, AnsibleError) and str(error):
+            reason = str(error).splitlines()[0]
+            if "vault" in reason.lower() or "decrypt" in reason.lower():
+                reason = VAULT_LOCKED
+        else:
+            reason = f"{type(error).__name__} while templating"
+    _raise_refused(loader)  # a file lookup met a file the bounds refuse
+    if policy.refused:  # also when the template swallowed the refusal (`| default`)
+        return None, policy.refused[0]
+    return value, reason
+
+
+def _raise_refused(loader: Any) -> None:
+    if loader.refused is not None:
+        raise InventoryError(str(loader.refused)) from loader.refused
+
+
 def load(
     path: Path,
     vault_password_file: Path | None = None,
@@ -264,32 +353,76 @@ def load(
     specs = load_role_specs(roles_dir)
     vault_password_file = vault_password_file or default_vault_password_file()
 
-    from ansible.errors import AnsibleError
-    from ansible.inventory.helpers import sort_groups
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-    from ansible.vars.manager import VariableManager
+    from talkdeploy import ansible_messages
 
-    loader = DataLoader()
+    messages: list[Message] = []
+    try:
+        with ansible_messages.captured() as messages:
+            return _read(path, vault_password_file, specs, messages)
+    finally:
+        ansible_messages.show(messages)
+
+
+def _read(
+    path: Path,
+    vault_password_file: Path | None,
+    specs: dict[str, RoleSpec],
+    messages: list[Message],
+) -> LoadedInventory:
+    from ansible.errors import AnsibleError
+
+    from talkdeploy.ansible_messages import from_exception
+    from talkdeploy.inventory_bounds import bounded_loader
+    from talkdeploy.template_policy import PolicyUnavailable, workstation_templating
+
+    loader = bounded_loader()
     if vault_password_file is not None:
         if not vault_password_file.is_file():
             raise InventoryError(f"vault password file {vault_password_file} does not exist")
-        use_vault_password(loader, vault_password_file)
+        try:
+            use_vault_password(loader, vault_password_file)
+        except (AnsibleError, OSError, UnicodeError) as error:
+            raise InventoryError(
+                f"cannot use the vault password file {vault_password_file}: "
+                f"{from_exception(error).text}"
+            ) from error
     _forget_found_var_files()
 
     root = path if path.is_dir() else path.parent
     try:
-        manager = InventoryManager(loader=loader, sources=[str(path)])
+        with workstation_templating(root) as policy:
+            return _read_hosts(loader, path, root, specs, messages, policy)
+    except PolicyUnavailable as error:
+        raise InventoryError(str(error)) from error
+
+
+def _read_hosts(
+    loader: Any,
+    path: Path,
+    root: Path,
+    specs: dict[str, RoleSpec],
+    messages: list[Message],
+    policy: TemplatePolicy,
+) -> LoadedInventory:
+    """Parse, gather and template each host's variables (inside the template policy)."""
+    from ansible.errors import AnsibleError
+    from ansible.inventory.helpers import sort_groups
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    from talkdeploy.ansible_messages import from_exception
+
+    try:
+        manager = _inventory_manager(loader, path)
         variable_manager = VariableManager(loader=loader, inventory=manager)
         ansible_hosts = manager.get_hosts()
     except AnsibleError as error:
-        raise InventoryError(f"Ansible cannot read inventory {path}: {error}") from error
+        _raise_refused(loader)
+        message = from_exception(error)
+        raise InventoryError(_cannot_read(f"inventory {path}", message, path)) from error
+    _raise_refused(loader)
     if not ansible_hosts:
-        raise InventoryError(
-            f"inventory {path} has no hosts: Ansible could not parse it or it is empty; "
-            "check it with `ansible-inventory -i {path} --graph`".replace("{path}", str(path))
-        )
+        raise InventoryError(_no_hosts(path, messages))
 
     groups: dict[str, tuple[str, ...]] = {
         name: tuple(host.name for host in group.get_hosts())
@@ -305,12 +438,14 @@ def load(
             inventory_vars = variable_manager.get_vars(host=ansible_host, include_hostvars=False)
             defaults = _role_defaults(loader, specs, group_names)
         except AnsibleError as error:
+            _raise_refused(loader)
             hint = ""
             if "vault" in str(error).lower():
                 hint = " (pass --vault-password-file or set ANSIBLE_VAULT_PASSWORD_FILE)"
-            raise InventoryError(
-                f"Ansible cannot read the variables of {ansible_host.name}: {error}{hint}"
-            ) from error
+            what = f"the variables of {ansible_host.name}"
+            message = from_exception(error)
+            raise InventoryError(_cannot_read(what, message, path) + hint) from error
+        _raise_refused(loader)
         templar = Templar(loader=loader, variables={**defaults, **inventory_vars})
         host = LoadedHost(ansible_host.name, tuple(group_names), {}, {}, {})
         for target, source in ((host.defaults, defaults), (host.inventory, inventory_vars)):
@@ -330,14 +465,19 @@ def load(
                         )
                     if origin is not None:
                         host.origins[name] = display_path(origin)
-                try:
-                    target[name] = plain(templar.template(raw))
-                except AnsibleError as error:
-                    reason = str(error).splitlines()[0]
-                    if "vault" in reason.lower() or "decrypt" in reason.lower():
-                        vault_locked = True
-                        reason = "vault-encrypted and no vault password was given"
+                value, reason = _template(templar, raw, policy, loader)
+                from_inventory = target is host.inventory
+                if reason is None:
+                    target[name] = value
+                    if from_inventory:  # the inventory's value replaces an unreadable default
+                        host.unresolved.pop(name, None)
+                    continue
+                if reason == VAULT_LOCKED:
+                    vault_locked = True
+                if from_inventory:
+                    host.unresolved[name] = reason
+                else:
                     host.unresolved.setdefault(name, reason)
-                    target.pop(name, None)
+                target.pop(name, None)
         loaded_hosts[host.name] = host
     return LoadedInventory(path, root, loaded_hosts, groups, specs, vault_locked)

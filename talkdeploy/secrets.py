@@ -44,9 +44,46 @@ def generate() -> str:
 
 
 def secret_file(root: Path, host: str | None = None) -> Path:
+    """group_vars/turn_servers/secret.yml, or host_vars/<host>/secret.yml for one host."""
+    from talkdeploy.host_files import UnsafeHostName, host_path
+
     if host is None:
         return root / "group_vars" / "turn_servers" / SECRET_FILE
-    return root / "host_vars" / host / SECRET_FILE
+    try:
+        return host_path(root / "host_vars", host, SECRET_FILE)
+    except UnsafeHostName as error:
+        raise SecretError(str(error)) from error
+
+
+def layout_problem(path: Path) -> str | None:
+    """Why the secret cannot go to `path` without changing what Ansible reads, or None.
+
+    For a group or host, Ansible reads the first of `<name>`, `<name>.yml`, `<name>.yaml`,
+    `<name>.json` that exists (ansible-core 2.19 ansible/parsing/dataloader.py
+    `DataLoader.find_vars_files`): creating the directory `<name>/` would hide the file
+    `<name>.yml` and every variable in it.
+    """
+    from talkdeploy.inventory import display_path
+
+    directory = path.parent
+    move = f"{display_path(directory)}/main.yml"
+    if directory.exists() and not directory.is_dir():
+        return (
+            f"{display_path(directory)} is a file, and talkdeploy keeps the secret in "
+            f"{display_path(path)}: make it a directory with that file as {move} "
+            "(rename the file, mkdir, move it in), then run the command again"
+        )
+    if directory.is_dir():
+        return None
+    for suffix in (".yml", ".yaml", ".json"):
+        sibling = directory.with_name(directory.name + suffix)
+        if sibling.exists():
+            return (
+                f"once {display_path(directory)}/ exists Ansible reads it instead of "
+                f"{display_path(sibling)}, whose variables would be lost: move "
+                f"{display_path(sibling)} to {move} first, then run the command again"
+            )
+    return None
 
 
 MIN_LENGTH = 32
@@ -86,7 +123,7 @@ def _vault_block(value: str, vault_password_file: Path) -> str:
             initialize_context=False,
         )
         ciphertext = VaultLib(vault_secrets).encrypt(value, secret=vault_secrets[0][1])
-    except (AnsibleError, IndexError) as error:
+    except (AnsibleError, IndexError, OSError, UnicodeError) as error:
         raise SecretError(f"cannot encrypt with {vault_password_file}: {error}") from error
     lines = ciphertext.decode("ascii").splitlines()
     return "!vault |\n" + "".join(f"  {line}\n" for line in lines)
@@ -122,5 +159,12 @@ def store(
 ) -> StoredSecret:
     """Store `value` as the inventory's secret (for all TURN servers, or for `host`)."""
     path = secret_file(root, host)
-    write_private(path, render_file(value, vault_password_file))
+    problem = layout_problem(path)
+    if problem:
+        raise SecretError(problem)
+    text = render_file(value, vault_password_file)
+    try:
+        write_private(path, text)
+    except OSError as error:
+        raise SecretError(f"cannot write {path}: {error.strerror or error}") from error
     return StoredSecret(path, vault_password_file is not None)

@@ -118,3 +118,53 @@ def test_show_json_and_host_filter(tmp_path: Path) -> None:
 def test_secret_is_never_an_argument() -> None:
     code, out, _ = run("secret", "set", "--help")
     assert code == 0 and "--value" not in out and sys.executable
+
+
+def test_set_refuses_when_group_vars_turn_servers_is_a_file(tmp_path: Path) -> None:
+    root = write_inventory(tmp_path / "inv")
+    plain_file = root / "group_vars" / "turn_servers"
+    plain_file.parent.mkdir(parents=True)
+    plain_file.write_text("coturn_realm: r\n")
+    code, _, err = run("secret", "set", "-i", str(root), input=GOOD_SECRET + "\n")
+    assert code == 1 and "is a file" in err and "main.yml" in err
+    assert plain_file.read_text() == "coturn_realm: r\n"
+
+
+def test_set_does_not_hide_an_existing_turn_servers_yml(tmp_path: Path) -> None:
+    """Ansible reads group_vars/turn_servers/ instead of turn_servers.yml once it exists."""
+    root = write_inventory(tmp_path / "inv", group_vars={"turn_servers": {"coturn_realm": "r"}})
+    code, _, err = run("secret", "generate", "-i", str(root))
+    assert code == 1 and "turn_servers.yml" in err and "would be lost" in err
+    assert not (root / "group_vars" / "turn_servers").exists()
+    assert load(root).hosts[TURN].inventory["coturn_realm"] == "r"
+
+
+def test_set_for_a_host_named_like_a_path_writes_nothing_outside(tmp_path: Path) -> None:
+    evil = "../../escaped"
+    root = write_inventory(
+        tmp_path / "inv", groups={"turn_servers": {evil: None}, "nextcloud": {CLOUD: None}}
+    )
+    code, _, err = run("secret", "generate", "-i", str(root), "--host", evil)
+    assert code == 1 and "cannot name a directory" in err
+    assert not (tmp_path / "escaped").exists()
+    assert [p.name for p in tmp_path.rglob("secret.yml")] == []
+
+
+def test_set_reports_unreadable_input_and_unwritable_files_cleanly(tmp_path: Path) -> None:
+    root = write_inventory(tmp_path / "inv")
+    latin1 = tmp_path / "secret.txt"
+    latin1.write_bytes(b"caf\xe9" * 10)
+    code, _, err = run("secret", "set", "-i", str(root), "--from-file", str(latin1))
+    assert code == 1 and "not UTF-8" in err
+    (root / "group_vars" / "turn_servers" / "secret.yml").mkdir(parents=True)  # a directory
+    code, _, err = run("secret", "set", "-i", str(root), input=GOOD_SECRET + "\n")
+    assert code == 1 and "cannot write" in err
+
+
+def test_show_says_why_a_secret_cannot_be_read(tmp_path: Path) -> None:
+    root = write_inventory(
+        tmp_path / "inv",
+        group_vars={"turn_servers": {"coturn_static_auth_secret": "{{ lookup('pipe', 'x') }}"}},
+    )
+    code, _, err = run("secret", "show", "-i", str(root))
+    assert code == 1 and "lookup('pipe')" in err and "vault" not in err

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 @click.option(
     "--output-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Also write each file to DIR/<host>/ (e.g. for review in a merge request).",
+    help="Also write each file to DIR/<host>/ (e.g. for review in a merge request); "
+    "a host name that is not a plain file name (/, .., control characters) is refused.",
 )
 @pass_reporter
 def command(
@@ -77,11 +78,14 @@ def command(
 
     written: list[str] = []
     if output_dir is not None:
-        for name, text in configs.items():
-            written.append(_write(output_dir / name / "turnserver.conf", text, show_secrets))
-        for name, settings in talk.items():
-            text = json.dumps(settings, indent=2) + "\n"
-            written.append(_write(output_dir / name / "talk-settings.json", text, show_secrets))
+        files = [(name, "turnserver.conf", text) for name, text in configs.items()]
+        files += [
+            (name, "talk-settings.json", json.dumps(settings, indent=2) + "\n")
+            for name, settings in talk.items()
+        ]
+        targets = _targets(output_dir, files)  # every name checked before anything is written
+        for target, (_, _, text) in zip(targets, files, strict=True):
+            written.append(_write(target, text, show_secrets))
 
     data = {
         "coturn_version": coturn_version,
@@ -111,12 +115,31 @@ def command(
     reporter.result(data, draw)
 
 
+def _targets(output_dir: Path, files: list[tuple[str, str, str]]) -> list[Path]:
+    """DIR/<host>/<file> for each file; a host name that would leave DIR stops the command."""
+    from talkdeploy.host_files import UnsafeHostName, host_path
+
+    targets: list[Path] = []
+    problems: list[str] = []
+    for host, file_name, _ in files:
+        try:
+            targets.append(host_path(output_dir, host, file_name))
+        except UnsafeHostName as error:
+            problems.append(str(error))
+    if problems:
+        raise click.ClickException("nothing was written: " + "; ".join(dict.fromkeys(problems)))
+    return targets
+
+
 def _write(path: Path, text: str, secret: bool) -> str:
     from talkdeploy.secrets import write_private
 
-    if secret:
-        write_private(path, text)  # holds secrets: mode 0600 from the first byte
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    try:
+        if secret:
+            write_private(path, text)  # holds secrets: mode 0600 from the first byte
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {path}: {error.strerror or error}") from error
     return str(path)

@@ -59,11 +59,14 @@ def show(
     rows: dict[str, dict[str, Any]] = {}
     for name in _turn_hosts(loaded, host):
         found = loaded.hosts[name]
-        if "coturn_static_auth_secret" in found.unresolved:
-            raise click.ClickException(
-                f"the secret of {name} is vault-encrypted: pass --vault-password-file "
-                "(or set ANSIBLE_VAULT_PASSWORD_FILE)"
-            )
+        reason = found.unresolved.get("coturn_static_auth_secret")
+        if reason is not None:
+            if "vault-encrypted" in reason:
+                raise click.ClickException(
+                    f"the secret of {name} is vault-encrypted: pass --vault-password-file "
+                    "(or set ANSIBLE_VAULT_PASSWORD_FILE)"
+                )
+            raise click.ClickException(f"the secret of {name} cannot be read here: {reason}")
         value = found.inventory.get("coturn_static_auth_secret") or None
         rows[name] = {
             "secret": value,
@@ -165,12 +168,19 @@ def set_secret(
     force: bool,
 ) -> None:
     """Store a secret you provide (never as an argument: `ps` would show it)."""
-    if from_file is not None:
-        value = from_file.read().strip()
-    elif sys.stdin.isatty():
-        value = click.prompt("TURN secret", hide_input=True, confirmation_prompt=True)
-    else:
-        value = sys.stdin.read().strip()
+    try:
+        if from_file is not None:
+            value = from_file.read().strip()
+        elif sys.stdin.isatty():
+            value = click.prompt("TURN secret", hide_input=True, confirmation_prompt=True)
+        else:
+            value = sys.stdin.read().strip()
+    except UnicodeDecodeError as error:
+        raise click.ClickException(
+            "the secret is not UTF-8 text (a secret is 32 or more hex digits)"
+        ) from error
+    except OSError as error:
+        raise click.ClickException(f"cannot read the secret: {error.strerror or error}") from error
     _store(reporter, inventory, vault_password_file, host, value, force)
 
 

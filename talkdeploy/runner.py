@@ -37,9 +37,7 @@ EXIT_UNREACHABLE = 3
 MASK = "********"
 PLUGIN_DIR = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
 # What ansible-playbook searches besides talkdeploy's own collection (its documented default).
-DEFAULT_COLLECTIONS = os.pathsep.join(
-    ("~/.ansible/collections", "/usr/share/ansible/collections")
-)
+DEFAULT_COLLECTIONS = os.pathsep.join(("~/.ansible/collections", "/usr/share/ansible/collections"))
 
 Event = dict[str, Any]
 
@@ -216,9 +214,7 @@ def ansible_environment(
     )
     # The playbooks use the roles as talkdeploy.talk.* (the collection talkdeploy ships).
     env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
-        p
-        for p in (str(collections), env.get("ANSIBLE_COLLECTIONS_PATH", DEFAULT_COLLECTIONS))
-        if p
+        p for p in (str(collections), env.get("ANSIBLE_COLLECTIONS_PATH", DEFAULT_COLLECTIONS)) if p
     )
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_NOCOLOR"] = "1"

@@ -107,7 +107,10 @@ def coturn_settings(host: LoadedHost) -> dict[str, Any]:
         return coturn.check(wanted, context).settings
 
     settings = {**checked(host.defaults), **checked(host.variables)}
+    # The name and realm default to other values (inventory_hostname, the public name): when
+    # those are refused too, the model still needs a name; the problems are reported anyway.
     settings.setdefault("coturn_public_name", host.name)
+    settings.setdefault("coturn_realm", settings["coturn_public_name"])
     return settings
 
 

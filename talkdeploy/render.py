@@ -49,7 +49,13 @@ def coturn_config(
     secret = server.secret if server.secret is not None else UNKNOWN_SECRET
     additional = list(server.variables.get("coturn_additional_static_auth_secrets") or [])
     secrets = [secret, *additional] if show_secrets else [MASK for _ in [secret, *additional]]
-    return coturn.config(server.variables, coturn_version, secrets)
+    try:
+        return coturn.config(server.variables, coturn_version, secrets)
+    except KeyError as missing:  # a value with no valid fallback; validate names it
+        raise RenderError(
+            f"cannot render turnserver.conf for {server.name}: {missing} has no valid value "
+            "(see `talkdeploy validate`)"
+        ) from missing
 
 
 def turnserver_conf(

@@ -132,20 +132,14 @@ def _wanted(name: str) -> bool:
 
 
 def plain(value: Any) -> Any:
-    """Strip Ansible's tagged types down to plain Python values (recursively)."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [plain(item) for item in value]
-    return value
+    """Ansible's tagged values as plain Python: the collection's own conversion, so that the CLI
+    checks exactly the values the roles' check_settings sees (mapping keys keep their type)."""
+    import talkdeploy.shared
+
+    talkdeploy.shared.enable()
+    from ansible_collections.talkdeploy.talk.plugins.module_utils.plain import plain as convert
+
+    return convert(value)
 
 
 def _origin_tag(value: Any) -> str | None:

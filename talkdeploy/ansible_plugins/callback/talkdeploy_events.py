@@ -134,7 +134,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
     def _resource(self, task: Any, result: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
         """What a changed task changed: a file, a service, a package, a Talk setting, ..."""
         module = self._module(task)
-        role = task._role.get_name() if getattr(task, "_role", None) else ""
+        role = task._role.get_name(include_role_fqcn=False) if getattr(task, "_role", None) else ""
         name = task.name or task.get_name(include_role_fqcn=False)
         if module in FILE_MODULES:
             return {"kind": "file", "name": ", ".join(self._paths(result, args)) or name}

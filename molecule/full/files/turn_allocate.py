@@ -5,9 +5,9 @@
 Connects to HOST:PORT over TLS, verifying the certificate against CA_FILE for the
 name HOST (as a browser does for `turns:`), then allocates a UDP relay with the
 credentials Talk derives from SECRET: username `<expiry>:<id>`, password
-base64(HMAC-SHA1(secret, username)) (REFERENCE.md section 3; RFC 5766 / RFC 5389
-long-term credentials). Prints one JSON line; exit 0 with the relayed address,
-1 with the error TURN answered, 2 when TLS or the connection failed.
+base64(HMAC-SHA1(secret, username)) (the TURN REST scheme: coturn README.turnserver,
+--use-auth-secret; RFC 5766 / RFC 5389 long-term credentials). Prints one JSON line; exit 0
+with the relayed address, 1 with the error TURN answered, 2 when TLS or the connection failed.
 
 Used where turnutils_uclient's TLS mode is not reliable enough to test with: its
 TLS client picks a random protocol version per connection and can hang in

@@ -75,7 +75,7 @@ class Relay:
 
 
 def uclient(host: Any, flags: str, secret: str, server: str) -> Relay:
-    # A filtered port can hang turnutils_uclient, hence `timeout` (REFERENCE.md section 2).
+    # A filtered port can hang turnutils_uclient, hence `timeout` (docs/facts.md, coturn).
     run = host.run(f"timeout 60 turnutils_uclient {flags} -W '{secret}' -n 10 -m 1 {server} 2>&1")
     return Relay(run.rc, run.stdout)
 

@@ -94,3 +94,42 @@ def test_endpoint_and_firewall_ports_follow_the_checked_settings() -> None:
         "5349/udp",
         "49152-65535/udp",
     ]
+
+
+def test_a_value_that_cannot_be_templated_is_named_by_the_role(tmp_path: Path) -> None:
+    """The role's check reports the key, not a crash of its own (the endpoint touches no host)."""
+    import os
+    import subprocess
+    import sys
+
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n"
+        "        name: talkdeploy.talk.coturn\n        tasks_from: endpoint\n"
+    )
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            str(playbook),
+            "-e",
+            '{"coturn_realm": "{{ undefined_thing }}"}',
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(locate().collections_path),
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        check=False,
+        timeout=120,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "coturn_realm cannot be templated: 'undefined_thing' is undefined" in output
+    assert "Traceback" not in output and "FileNotFoundError" not in output

@@ -34,7 +34,7 @@ class ActionModule(ActionBase):
         role = self._task.args.get("role")
         if role not in ROLES:
             return {**result, "failed": True, "msg": f"role must be one of {', '.join(ROLES)}"}
-        variables, unreadable = self._variables(ROLES[role].VARIABLES, task_vars)
+        variables, unreadable = self._variables(role, ROLES[role].VARIABLES, task_vars)
         report = self._check(role, variables, task_vars)
         report.findings[:0] = unreadable
         result["changed"] = False
@@ -52,7 +52,7 @@ class ActionModule(ActionBase):
         return result
 
     def _variables(
-        self, names: frozenset[str], task_vars: dict[str, Any]
+        self, role: str, names: frozenset[str], task_vars: dict[str, Any]
     ) -> tuple[dict[str, Any], list[Finding]]:
         variables: dict[str, Any] = {}
         unreadable: list[Finding] = []
@@ -62,8 +62,14 @@ class ActionModule(ActionBase):
             try:
                 variables[name] = plain(self._templar.template(task_vars[name]))
             except AnsibleError as error:
-                reason = str(error).splitlines()[0] if not is_secret("", name) else "template error"
-                unreadable.append(Finding(name, f"{name} cannot be templated: {reason}", "fix it"))
+                reason = "template error" if is_secret(role, name) else str(error).splitlines()[0]
+                unreadable.append(
+                    Finding(
+                        name,
+                        f"{name} cannot be templated: {reason}",
+                        "make it a literal, or a template of variables that are defined",
+                    )
+                )
         return variables, unreadable
 
     @staticmethod

@@ -86,12 +86,10 @@ UNSAFE_OPTIONS = {
     "cli-ip": "opens coturn's telnet admin CLI",
     "cli-port": "opens coturn's telnet admin CLI",
     "cli-password": "opens coturn's telnet admin CLI",
-    "web-admin": "opens coturn's web admin interface",
     "proc-user": "changes the user coturn runs as",
     "proc-group": "changes the group coturn runs as",
-    "web-admin-ip": "opens coturn's web admin interface",
-    "web-admin-port": "opens coturn's web admin interface",
 }
+# Every web-admin* option (web-admin, -ip, -port, -listen-on-workers ...) by its prefix.
 UNSAFE_PREFIXES = {"web-admin": "opens coturn's web admin interface"}
 USELESS_OPTIONS = {
     "no-udp-relay": "refuses UDP relay allocations, the only kind browsers request: no call "

@@ -13,7 +13,7 @@ it up, and tests/test_render_matches_role.py proves the bytes equal what
 ansible.builtin.template writes.
 
 The Talk settings are computed by the nextcloud_talk role's own filters.
-Secrets are replaced by MASK unless show_secrets is set.
+Secrets are replaced by the mask (talkdeploy.shared.masking.MASK) unless show_secrets is set.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from talkdeploy.model import Deployment, TurnServer, expected_turn_entries, talk_filters
+from talkdeploy.shared import masking
 
 DEFAULT_COTURN_VERSION = "4.6.1"  # Debian 12 (bookworm) and 13 (trixie) ship coturn 4.6.1
-MASK = "********"
 UNKNOWN_SECRET = "<kept-from-the-host-or-generated-on-first-run>"  # noqa: S105
 TEMPLATE = "turnserver.conf.j2"
 
@@ -48,7 +48,9 @@ def coturn_config(
 
     secret = server.secret if server.secret is not None else UNKNOWN_SECRET
     additional = list(server.variables.get("coturn_additional_static_auth_secrets") or [])
-    secrets = [secret, *additional] if show_secrets else [MASK for _ in [secret, *additional]]
+    secrets = (
+        [secret, *additional] if show_secrets else [masking.MASK for _ in [secret, *additional]]
+    )
     try:
         return coturn.config(server.variables, coturn_version, secrets)
     except KeyError as missing:  # a value with no valid fallback; validate names it
@@ -118,7 +120,7 @@ def talk_settings(
         if server.secret is None:
             entry["secret"] = "<the secret coturn keeps on " + server.name + ">"
         elif not show_secrets:
-            entry["secret"] = MASK
+            entry["secret"] = masking.MASK
         # Talk's key order: schemes, server, secret, protocols.
         entry_order = ("schemes", "server", "secret", "protocols")
         ordered = {key: entry[key] for key in entry_order if key in entry}
@@ -129,7 +131,7 @@ def talk_settings(
     if signaling:
         settings["signaling_servers"] = {
             "servers": filters["talk_signaling_list"](signaling),
-            "secret": variables.get("talk_signaling_secret", "") if show_secrets else MASK,
+            "secret": variables.get("talk_signaling_secret", "") if show_secrets else masking.MASK,
         }
     federation = variables.get("talk_federation_enabled")
     if federation is not None:

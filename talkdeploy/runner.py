@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from talkdeploy.shared import masking
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -34,7 +36,6 @@ EXIT_INVALID = 1
 EXIT_FAILED = 2
 EXIT_UNREACHABLE = 3
 
-MASK = "********"
 PLUGIN_DIR = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
 # What ansible-playbook searches besides talkdeploy's own collection (its documented default).
 DEFAULT_COLLECTIONS = os.pathsep.join(("~/.ansible/collections", "/usr/share/ansible/collections"))
@@ -65,9 +66,7 @@ class Masker:
             self.secrets.add(secret)
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        return masking.mask_known(text, self.secrets)
 
     def deep(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -5,6 +5,7 @@ turnserver.conf values) are written once, in the collection, where Ansible's act
 plugins import them as `ansible_collections.talkdeploy.talk.plugins.module_utils.*`. The CLI
 imports the very same files under the same names: `enable()` puts the collection on sys.path
 (and on ANSIBLE_COLLECTIONS_PATH, for Ansible's own collection finder in this process).
+Importing this module enables it; the light modules every command needs are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,3 +29,10 @@ def enable() -> None:
     if path not in current.split(os.pathsep):
         os.environ["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(p for p in (path, current) if p)
     _enabled = True
+
+
+enable()
+
+from ansible_collections.talkdeploy.talk.plugins.module_utils import masking  # noqa: E402
+
+__all__ = ["enable", "masking"]

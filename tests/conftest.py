@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from labkit import Lab, talkdeploy
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ROOT / "molecule" / "shared" / "platform.yml"
@@ -107,3 +108,27 @@ def debian12() -> Iterator[None]:
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
         pytest.skip(f"{image} missing: run `make images`")
     yield None
+
+
+@pytest.fixture(scope="session")
+def deployed_lab(debian12: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One lab for the whole session, deployed once by `talkdeploy apply` (tests/labkit.py)."""
+    from talkdeploy import lab as labs
+
+    name = f"h5-e2e-{uuid.uuid4().hex[:6]}"
+    directory = tmp_path_factory.mktemp("lab")
+    try:
+        up = labs.up("debian12", directory, lab=name)
+        lab = Lab(
+            name,
+            up.inventory,
+            labs.container_name(name, "turn"),
+            labs.container_name(name, "nextcloud"),
+            labs.container_name(name, "client"),
+        )
+        lab.first_apply = talkdeploy("apply", "-i", str(lab.inventory), "--yes")
+        if lab.first_apply.code != 0:
+            pytest.fail(f"the lab's first apply failed: {lab.first_apply.stderr[-3000:]}")
+        yield lab
+    finally:
+        labs.down(name)

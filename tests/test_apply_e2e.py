@@ -1,111 +1,29 @@
 """End to end through the real CLI: apply, apply again, verify, plan, and verify failing.
 
-Runs against the lab (talkdeploy.lab): a TURN container with real coturn and
-nftables, a Nextcloud container with the occ EMULATOR (the one stand-in), and a
-client with turnutils_uclient. Tests run in file order and share one lab; each
-test that breaks something restores it before it ends.
+Runs against the session's deployed lab (tests/labkit.py): real coturn and nftables, the
+occ EMULATOR (the one stand-in) and a client with turnutils_uclient. Each test that breaks
+something restores it before it ends.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from labkit import Lab, assert_secret_hidden, failed_checks, talkdeploy
 
 pytestmark = pytest.mark.docker
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-@dataclass
-class Lab:
-    name: str
-    inventory: Path
-    turn: str
-    nextcloud: str
-    client: str
-
-    def exec(self, container: str, *argv: str, user: str | None = None) -> str:
-        cmd = ["docker", "exec", *(["-u", user] if user else []), container, *argv]
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-
-    def secret(self) -> str:
-        conf = self.exec(self.turn, "cat", "/etc/turnserver.conf")
-        (line,) = [x for x in conf.splitlines() if x.startswith("static-auth-secret=")]
-        return line.partition("=")[2]
-
-    def occ(self, *argv: str) -> str:
-        return self.exec(
-            self.nextcloud, "php", "/var/www/nextcloud/occ", *argv, "--no-warnings",
-            user="www-data",
-        )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def lab(debian12: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    from talkdeploy import lab as labs
-
-    name = f"h5-e2e-{uuid.uuid4().hex[:6]}"
-    directory = tmp_path_factory.mktemp("lab")
-    try:
-        up = labs.up("debian12", directory, lab=name)
-        yield Lab(
-            name,
-            up.inventory,
-            labs.container_name(name, "turn"),
-            labs.container_name(name, "nextcloud"),
-            labs.container_name(name, "client"),
-        )
-    finally:
-        labs.down(name)
-
-
-@dataclass
-class Run:
-    code: int
-    data: dict[str, Any]
-    stdout: str
-    stderr: str
-
-
-def talkdeploy(*argv: str) -> Run:
-    env = {**os.environ, "NO_COLOR": "1"}
-    run = subprocess.run(
-        [sys.executable, "-m", "talkdeploy", "--output", "json", *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        data = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        data = {}
-    return Run(run.returncode, data, run.stdout, run.stderr)
-
-
-def _failed(run: Run) -> list[str]:
-    return [f"{c['host']}: {c['name']}" for c in run.data.get("checks", []) if not c["ok"]]
-
-
-def _assert_secret_hidden(lab: Lab, *runs: Run) -> None:
-    secret = lab.secret()
-    for run in runs:
-        assert secret not in run.stdout
-        assert secret not in run.stderr
+@pytest.fixture
+def lab(deployed_lab: Lab) -> Lab:
+    return deployed_lab
 
 
 def test_apply_deploys_and_reports_each_host(lab: Lab) -> None:
-    run = talkdeploy("apply", "-i", str(lab.inventory), "--yes")
+    run = lab.first_apply
+    assert run is not None
     assert run.code == 0, run.stdout + run.stderr[-3000:]
     hosts = run.data["hosts"]
     assert hosts[lab.turn]["failed"] == 0 and hosts[lab.turn]["changed"] > 0
@@ -113,7 +31,7 @@ def test_apply_deploys_and_reports_each_host(lab: Lab) -> None:
     changed_files = [c["name"] for c in hosts[lab.turn]["changes"] if c["kind"] == "file"]
     assert any("/etc/turnserver.conf" in name for name in changed_files), hosts[lab.turn]
     assert any(c["kind"] == "talk" for c in hosts[lab.nextcloud]["changes"])
-    _assert_secret_hidden(lab, run)
+    assert_secret_hidden(lab, run)
 
 
 def test_a_second_apply_changes_nothing(lab: Lab) -> None:
@@ -124,7 +42,7 @@ def test_a_second_apply_changes_nothing(lab: Lab) -> None:
 
 def test_verify_passes_against_the_deployment(lab: Lab) -> None:
     run = talkdeploy("verify", "-i", str(lab.inventory), "--from-host", lab.client)
-    assert run.code == 0, _failed(run) or run.stderr[-3000:]
+    assert run.code == 0, failed_checks(run) or run.stderr[-3000:]
     names = {check["name"] for check in run.data["checks"]}
     assert {
         "stun binding (udp)",
@@ -138,7 +56,7 @@ def test_verify_passes_against_the_deployment(lab: Lab) -> None:
         f"talk settings match {lab.turn}",
         f"turnutils_uclient to {lab.turn}",
     } <= names
-    _assert_secret_hidden(lab, run)
+    assert_secret_hidden(lab, run)
 
 
 def test_status_reports_versions_and_no_drift(lab: Lab) -> None:
@@ -148,7 +66,7 @@ def test_status_reports_versions_and_no_drift(lab: Lab) -> None:
     assert turn["version"].startswith("4.")
     assert turn["service"] == "active"
     assert len(turn["secret_fingerprints"][0]) == 8
-    _assert_secret_hidden(lab, run)
+    assert_secret_hidden(lab, run)
 
 
 def test_plan_after_a_port_change_shows_the_diff_without_applying(lab: Lab, tmp_path: Path) -> None:
@@ -165,7 +83,7 @@ def test_plan_after_a_port_change_shows_the_diff_without_applying(lab: Lab, tmp_
     talk_diff = diffs[(lab.nextcloud, "Talk settings")]
     assert ":3479" in talk_diff
     assert "listening-port=443" in lab.exec(lab.turn, "cat", "/etc/turnserver.conf")
-    _assert_secret_hidden(lab, run)
+    assert_secret_hidden(lab, run)
 
 
 def test_verify_fails_when_talks_secret_is_wrong(lab: Lab) -> None:
@@ -178,8 +96,8 @@ def test_verify_fails_when_talks_secret_is_wrong(lab: Lab) -> None:
     finally:
         lab.occ("config:app:set", "spreed", "turn_servers", f"--value={original}")
     assert run.code == 2
-    assert _failed(run) == [f"{lab.nextcloud}: talk settings match {lab.turn}"]
-    _assert_secret_hidden(lab, run)
+    assert failed_checks(run) == [f"{lab.nextcloud}: talk settings match {lab.turn}"]
+    assert_secret_hidden(lab, run)
 
 
 def test_verify_fails_when_the_turn_port_is_firewalled(lab: Lab) -> None:
@@ -196,7 +114,7 @@ def test_verify_fails_when_the_turn_port_is_firewalled(lab: Lab) -> None:
     finally:
         lab.exec(lab.turn, "nft", "delete", "table", "inet", "h5block")
     assert run.code == 2
-    failed = _failed(run)
+    failed = failed_checks(run)
     assert f"{lab.turn}: turn allocation (udp)" in failed
     assert f"{lab.turn}: turn allocation (tcp)" in failed
     assert f"{lab.turn}: turns allocation (tls :5349)" not in failed  # 5349 stays open
@@ -212,7 +130,7 @@ def test_verify_fails_when_a_deny_range_is_removed(lab: Lab) -> None:
         lab.exec(lab.turn, "cp", "-p", "/root/turnserver.conf.h5", "/etc/turnserver.conf")
         lab.exec(lab.turn, "systemctl", "restart", "coturn")
     assert run.code == 2
-    assert _failed(run) == [f"{lab.turn}: relay to 10.0.0.1 refused"]
+    assert failed_checks(run) == [f"{lab.turn}: relay to 10.0.0.1 refused"]
     detail = next(
         c["detail"] for c in run.data["checks"] if c["name"] == "relay to 10.0.0.1 refused"
     )

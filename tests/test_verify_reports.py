@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 
-from talkdeploy.probe.talk import (
-    NextcloudReport,
-    fingerprint,
-    parse_nextcloud,
-    parse_turn,
-    talk_matches_coturn,
-    uclient_check,
-)
+from talkdeploy.host_reports import NextcloudReport, parse_nextcloud, parse_turn
+from talkdeploy.shared import masking
+from talkdeploy.verify_checks import talk_matches_coturn, uclient_check
 
 SECRET = "a" * 64
 ENDPOINT = {
@@ -85,7 +80,7 @@ def test_matching_settings_pass_and_show_only_a_fingerprint() -> None:
     check = talk_matches_coturn(_talk([GOOD]), _turn(), None)
     assert check.ok, check.detail
     assert SECRET not in check.detail
-    assert fingerprint(SECRET) in check.detail
+    assert masking.fingerprint(SECRET) in check.detail
 
 
 def test_a_wrong_secret_in_talk_fails_without_printing_either_secret() -> None:

@@ -52,7 +52,8 @@ def command(
     result = run_site(reporter, options, masker)
     files: list[dict[str, Any]] = []
     if result.exit_code == 0:
-        from talkdeploy.status import plan_diffs, read_hosts
+        from talkdeploy.host_reports import read_hosts
+        from talkdeploy.plan_diff import plan_diffs
 
         # turnserver.conf and Talk's settings are written by no_log tasks (they hold the
         # secret), so Ansible shows no diff for them: compare the hosts with the render.

@@ -40,8 +40,9 @@ def command(
     Read-only. Exit status 0 when nothing drifted, 2 on drift or a failed read, 3 when a
     host was unreachable, 1 invalid input. Secrets appear only as fingerprints.
     """
+    from talkdeploy.drift import status_data
+    from talkdeploy.host_reports import read_hosts
     from talkdeploy.runner import Masker
-    from talkdeploy.status import read_hosts, status_data
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     options = make_options(

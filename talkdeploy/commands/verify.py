@@ -22,10 +22,6 @@ from talkdeploy.report import Reporter, pass_reporter
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from talkdeploy.model import Deployment
-    from talkdeploy.probe import Check
-    from talkdeploy.status import Reports
-
 
 @click.command("verify")
 @inventory_options
@@ -54,8 +50,9 @@ def command(
     Exit status 0 only when every check passes; 2 when one fails, 3 when a host was
     unreachable, 1 invalid input.
     """
+    from talkdeploy.host_reports import read_hosts
     from talkdeploy.runner import Masker
-    from talkdeploy.status import read_hosts
+    from talkdeploy.verify_checks import probe_checks, read_checks, talk_checks, uclient_checks
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     if from_host and from_host not in deployment.inventory.hosts:
@@ -91,92 +88,6 @@ def command(
     if data["ok"]:
         ctx.exit(0)
     ctx.exit(3 if reports.run.exit_code == 3 else 2)
-
-
-def read_checks(reports: Reports, seconds: float) -> list[Check]:
-    from talkdeploy.probe import Check
-
-    checks = [
-        Check(f["host"], f"read state ({f['status']})", False, 0.0, f"{f['task']}: {f['msg']}")
-        for f in reports.run.failures
-    ]
-    if reports.run.exit_code == 1:
-        checks.append(Check("-", "read state", False, round(seconds, 3), reports.run.log_tail))
-    return checks
-
-
-def _ca_file(deployment: Deployment, host: str) -> str | None:
-    loaded = deployment.inventory.hosts.get(host)
-    value = loaded.inventory.get("talkdeploy_probe_ca_file") if loaded else None
-    return str(value) if value else None
-
-
-def probe_checks(deployment: Deployment, reports: Reports, timeout: float) -> list[Check]:
-    from talkdeploy.probe import Check
-    from talkdeploy.probe.stun_turn import TurnTarget, probe_server_sync
-    from talkdeploy.status import effective_secret
-
-    checks: list[Check] = []
-    for server in deployment.turn_servers:
-        secret = effective_secret(deployment, reports, server.name)
-        if not secret:
-            reason = "no static-auth-secret in the inventory or on the host"
-            checks.append(Check(server.name, "secret known", False, 0.0, reason))
-            continue
-        target = TurnTarget(
-            name=server.name,
-            address=server.address,
-            public_name=server.public_name,
-            port=server.listening_port,
-            tls_port=server.tls_listening_port,
-            udp=server.udp,
-            tcp=server.tcp,
-            tls=server.tls,
-        )
-        checks += probe_server_sync(
-            target, secret, ca_file=_ca_file(deployment, server.name), timeout=timeout
-        )
-    return checks
-
-
-def talk_checks(deployment: Deployment, reports: Reports) -> list[Check]:
-    from talkdeploy.probe import Check
-    from talkdeploy.probe.talk import talk_matches_coturn
-    from talkdeploy.status import effective_secret
-
-    checks: list[Check] = []
-    for host in deployment.nextcloud_hosts:
-        nextcloud = reports.nextcloud.get(host.name)
-        if nextcloud is None:
-            checks.append(Check(host.name, "talk settings read", False, 0.0, "not read"))
-            continue
-        for server in deployment.turn_servers:
-            turn = reports.turn.get(server.name)
-            if turn is None:
-                continue
-            secret = effective_secret(deployment, reports, server.name)
-            checks.append(talk_matches_coturn(nextcloud, turn, secret))
-    return checks
-
-
-def uclient_checks(from_host: str, reports: Reports) -> list[Check]:
-    from talkdeploy.probe import Check
-    from talkdeploy.probe.talk import uclient_check
-
-    runs = reports.uclient.get(from_host)
-    if runs is None:
-        return [Check(from_host, "turnutils_uclient", False, 0.0, "did not run on that host")]
-    checks = []
-    for run in runs:
-        item = run.get("item") or {}
-        if run.get("skipped"):
-            continue
-        checks.append(
-            uclient_check(
-                from_host, str(item.get("host")), run.get("rc"), str(run.get("stdout", ""))
-            )
-        )
-    return checks
 
 
 def draw_checks(console: Console, checks: list[dict[str, Any]]) -> None:

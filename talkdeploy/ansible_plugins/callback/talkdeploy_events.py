@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.talkdeploy.talk.plugins.module_utils.masking import (
+    mask_known,
+    mask_shapes,
+)
 
 DOCUMENTATION = """
 name: talkdeploy_events
@@ -34,15 +38,6 @@ description:
   - Masks known secrets (TALKDEPLOY_MASK_FILE) and secret-shaped values.
 """
 
-MASK = "********"
-# static-auth-secret=..., "secret": "...", --secret=... / --secret ..., secret: ...
-SECRET_SHAPES = (
-    re.compile(r"(static-auth-secret\s*=\s*)(\S+)"),
-    re.compile(r"""("secret"\s*:\s*")([^"]*)(")"""),
-    re.compile(r"""('secret'\s*:\s*')([^']*)(')"""),
-    re.compile(r"(--secret[= ])(\S+)"),
-    re.compile(r"(\bsecret\s*:\s*)(\S+)"),
-)
 FILE_MODULES = {"template", "copy", "file", "lineinfile", "blockinfile", "replace", "ini_file"}
 SERVICE_MODULES = {"service", "systemd", "systemd_service", "sysvinit"}
 PACKAGE_MODULES = {"apt", "dnf", "yum", "package"}
@@ -69,13 +64,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
 
     def _mask(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret in sorted(self._secrets, key=len, reverse=True):
-                value = value.replace(secret, MASK)
-            for shape in SECRET_SHAPES:
-                value = shape.sub(
-                    lambda m: m.group(1) + MASK + (m.group(3) if m.lastindex == 3 else ""), value
-                )
-            return value
+            return mask_shapes(mask_known(value, self._secrets))
         if isinstance(value, dict):
             return {key: self._mask(item) for key, item in value.items()}
         if isinstance(value, list | tuple):

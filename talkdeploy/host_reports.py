@@ -1,30 +1,26 @@
-"""Host reports (playbooks/verify.yml) parsed; Talk's TURN settings checked against coturn's.
+"""What the read-only playbook (playbooks/verify.yml) found on each host, parsed.
 
-The reports arrive as JSON files the read-only playbook wrote on the controller
-(0600, in a private directory): they hold the TURN secret, which therefore never
-passes through Ansible's output. Nothing here prints a secret: secrets are
-compared, and shown only as a fingerprint (first 8 hex digits of their SHA-256).
+The playbook writes each host's report as a 0600 JSON file into a private temporary
+directory made here, then removed; the TURN secret travels only that way, never through
+Ansible's output. Nothing here prints a secret. plan, status and verify read the hosts
+through `read_hosts`; the secret coturn really uses is `effective_secret`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from talkdeploy.probe import Check
+if TYPE_CHECKING:
+    from talkdeploy.model import Deployment
+    from talkdeploy.runner import Event, Masker, RunOptions, RunResult
 
 SOCKET = re.compile(r"^(?P<proto>udp|tcp)\s+\S+\s+\d+\s+\d+\s+(?P<local>\S+):(?P<port>\d+)\s")
-LOST = re.compile(r"Total lost packets\s+(\d+)\s+\(([\d.]+)%\)")
-SENT = re.compile(r"Total send dropped\s+(\d+)")
-
-
-def fingerprint(secret: str) -> str:
-    """First 8 hex digits of the secret's SHA-256: enough to compare, useless to an attacker."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -148,61 +144,60 @@ def read_reports(directory: Path) -> dict[str, Any]:
     return found
 
 
-def _split(value: Any) -> set[str]:
-    return {part.strip() for part in str(value or "").split(",") if part.strip()}
+@dataclass
+class Reports:
+    run: RunResult
+    turn: dict[str, TurnReport] = field(default_factory=dict)
+    nextcloud: dict[str, NextcloudReport] = field(default_factory=dict)
+    uclient: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def talk_matches_coturn(
-    nextcloud: NextcloudReport, turn: TurnReport, secret: str | None, seconds: float = 0.0
-) -> Check:
-    """Talk hands out only what this coturn serves: its server:port, schemes, protocols, secret."""
-    name = f"talk settings match {turn.host}"
-    if nextcloud.error:
-        return Check(nextcloud.host, name, False, seconds, nextcloud.error)
-    endpoint = turn.endpoint
-    server = f"{endpoint.get('public_name')}:{endpoint.get('listening_port')}"
-    entries = [e for e in nextcloud.turn_servers if str(e.get("server", "")) == server]
-    if not entries:
-        known = ", ".join(str(e.get("server")) for e in nextcloud.turn_servers) or "none"
-        return Check(nextcloud.host, name, False, seconds,
-                     f"Talk has no TURN server {server} (it has: {known})")  # fmt: skip
-    accepted = set(turn.secrets) | ({secret} if secret else set())
-    served_schemes = {"turn"} | ({"turns"} if endpoint.get("tls") else set())
-    served_protocols = {p for p in ("udp", "tcp") if endpoint.get(p)}
-    problems: list[str] = []
-    for entry in entries:
-        schemes = _split(entry.get("schemes", "turn"))
-        protocols = _split(entry.get("protocols"))
-        if schemes - served_schemes:
-            problems.append(f"schemes {','.join(sorted(schemes))} but coturn serves "
-                            f"{','.join(sorted(served_schemes))}")  # fmt: skip
-        if not protocols or protocols - served_protocols:
-            problems.append(f"protocols {','.join(sorted(protocols)) or 'none'} but coturn "
-                            f"serves {','.join(sorted(served_protocols))}")  # fmt: skip
-        talk_secret = str(entry.get("secret") or "")
-        if talk_secret not in accepted:
-            coturn_prints = ",".join(fingerprint(s) for s in sorted(accepted)) or "none"
-            talk_print = fingerprint(talk_secret) if talk_secret else "empty"
-            problems.append(f"secret differs (Talk {talk_print}, coturn {coturn_prints})")
-    if problems:
-        return Check(nextcloud.host, name, False, seconds, f"{server}: " + "; ".join(problems))
-    detail = f"{server}: " + "; ".join(
-        f"{e.get('schemes', 'turn')} over {e.get('protocols')}" for e in entries
-    ) + f"; secret {fingerprint(str(entries[0].get('secret')))}"  # fmt: skip
-    return Check(nextcloud.host, name, True, seconds, detail)
+def read_hosts(
+    options: RunOptions,
+    masker: Masker,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    uclient_from: str | None = None,
+    uclient_targets: list[dict[str, Any]] | None = None,
+) -> Reports:
+    """Run the read-only playbook and collect every host's report."""
+    from dataclasses import replace
+
+    from talkdeploy.resources import locate
+    from talkdeploy.runner import run_playbook
+
+    found = locate()
+    with tempfile.TemporaryDirectory(prefix="talkdeploy-reports-") as private:
+        directory = Path(private)
+        directory.chmod(0o700)
+        variables = {
+            "talkdeploy_report_dir": str(directory),
+            "talkdeploy_uclient_from": uclient_from or "",
+            "talkdeploy_uclient_targets": uclient_targets or [],
+        }
+        extra = (*options.extra_vars, json.dumps(variables))
+        # Reading never changes anything: never in check mode (reads would be skipped).
+        read_options = replace(options, extra_vars=extra, check=False, diff=False, tags=None)
+        run = run_playbook(
+            found.playbook("verify.yml"),
+            read_options,
+            collections=found.collections_path,
+            on_event=on_event,
+            masker=masker,
+        )
+        reports = read_reports(directory)
+    for report in reports["turn"].values():
+        for secret in report.secrets:
+            masker.add(secret)
+    return Reports(run, reports["turn"], reports["nextcloud"], reports["uclient"])
 
 
-def uclient_check(from_host: str, target: str, rc: int | None, stdout: str) -> Check:
-    """turnutils_uclient's verdict: its exit code AND `Total lost packets` (the code alone lies)."""
-    name = f"turnutils_uclient to {target}"
-    lost = LOST.search(stdout)
-    if rc == 124:
-        return Check(from_host, name, False, 30.0, "timed out after 30 s (port filtered?)")
-    if "Cannot complete Allocation" in stdout or rc not in (0, None):
-        last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-        return Check(from_host, name, False, 0.0, f"exit {rc}: {last}")
-    if lost is None:
-        return Check(from_host, name, False, 0.0, "no `Total lost packets` line in its output")
-    count, percent = int(lost.group(1)), lost.group(2)
-    ok = count == 0
-    return Check(from_host, name, ok, 0.0, f"lost {count} packets ({percent}%)")
+def effective_secret(deployment: Deployment, reports: Reports, host: str) -> str | None:
+    """The secret coturn uses: the host's first static-auth-secret, else the inventory's."""
+    report = reports.turn.get(host)
+    if report and report.secrets:
+        return report.secrets[0]
+    for server in deployment.turn_servers:
+        if server.name == host:
+            return server.secret
+    return None

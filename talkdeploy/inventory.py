@@ -81,7 +81,6 @@ class LoadedInventory:
     hosts: dict[str, LoadedHost]
     groups: dict[str, tuple[str, ...]]  # group -> host names (`all` excluded)
     specs: dict[str, RoleSpec]
-    vault_locked: bool = False  # vault-encrypted values exist but no password was given
 
     def group_hosts(self, group: str) -> list[LoadedHost]:
         return [self.hosts[name] for name in self.groups.get(group, ())]
@@ -424,7 +423,6 @@ def _read_hosts(
         if name not in ("all", "ungrouped")
     }
     loaded_hosts: dict[str, LoadedHost] = {}
-    vault_locked = False
     for ansible_host in ansible_hosts:
         host_groups = sort_groups(ansible_host.get_groups())
         group_names = [group.name for group in host_groups if group.name != "all"]
@@ -466,12 +464,10 @@ def _read_hosts(
                     if from_inventory:  # the inventory's value replaces an unreadable default
                         host.unresolved.pop(name, None)
                     continue
-                if reason == VAULT_LOCKED:
-                    vault_locked = True
                 if from_inventory:
                     host.unresolved[name] = reason
                 else:
                     host.unresolved.setdefault(name, reason)
                 target.pop(name, None)
         loaded_hosts[host.name] = host
-    return LoadedInventory(path, root, loaded_hosts, groups, specs, vault_locked)
+    return LoadedInventory(path, root, loaded_hosts, groups, specs)

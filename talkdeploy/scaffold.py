@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
+from talkdeploy.shared import INSTALL_KINDS
 from talkdeploy.specs import RoleSpec, load_role_specs, variable_specs
 
-INSTALL_KINDS = ("bare", "docker", "aio", "snap")
 # The variables an operator commonly changes, in the order the files list them.
 TURN_VARIABLES = (
     "coturn_public_name",

@@ -34,5 +34,8 @@ def enable() -> None:
 enable()
 
 from ansible_collections.talkdeploy.talk.plugins.module_utils import masking  # noqa: E402
+from ansible_collections.talkdeploy.talk.plugins.module_utils.talk import (  # noqa: E402
+    INSTALL_KINDS,
+)
 
-__all__ = ["enable", "masking"]
+__all__ = ["INSTALL_KINDS", "enable", "masking"]

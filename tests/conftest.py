@@ -125,6 +125,7 @@ def deployed_lab(debian12: None, tmp_path_factory: pytest.TempPathFactory) -> It
             labs.container_name(name, "turn"),
             labs.container_name(name, "nextcloud"),
             labs.container_name(name, "client"),
+            directory,
         )
         lab.first_apply = talkdeploy("apply", "-i", str(lab.inventory), "--yes")
         if lab.first_apply.code != 0:

@@ -26,6 +26,7 @@ class Lab:
     turn: str
     nextcloud: str
     client: str
+    directory: Path | None = None  # what `lab up` was given (inventory, .tls/)
     first_apply: Run | None = field(default=None, repr=False)  # the apply that deployed it
 
     def exec(self, container: str, *argv: str, user: str | None = None) -> str:

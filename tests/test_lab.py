@@ -2,7 +2,8 @@
 `down` that removes exactly what `up` created.
 
 The pure parts (docker options, inventory text, TLS material) run everywhere; the
-`docker`-marked tests start a lab of their own name and remove it.
+`docker`-marked tests look at the session's deployed lab (tests/labkit.py), and `down` is
+tested on containers of its own name.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from labkit import Lab
 
 from talkdeploy import lab
 from talkdeploy.cli import main
@@ -163,20 +164,10 @@ def _docker(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def test_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A lab of this test's own name (never the user's), removed afterwards."""
-    if not docker_available():
-        pytest.skip("no Docker engine")
-    if subprocess.run(["docker", "image", "inspect", "talkdeploy-test/debian12"],
-                      capture_output=True).returncode:  # fmt: skip
-        pytest.skip("talkdeploy-test/debian12 missing: run `make images`")
-    name = f"tdlabtest-{uuid.uuid4().hex[:6]}"
-    directory = tmp_path_factory.mktemp("lab") / "inventory"
-    try:
-        lab.up("debian12", directory, lab=name)
-        yield name, directory
-    finally:
-        lab.down(name)
+def test_lab(deployed_lab: Lab) -> tuple[str, Path]:
+    """The session's deployed lab (tests/labkit.py): `up` is what these tests look at."""
+    assert deployed_lab.directory is not None
+    return deployed_lab.name, deployed_lab.directory
 
 
 @pytest.mark.docker

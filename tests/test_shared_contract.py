@@ -133,3 +133,12 @@ def test_a_value_that_cannot_be_templated_is_named_by_the_role(tmp_path: Path) -
     assert run.returncode != 0
     assert "coturn_realm cannot be templated: 'undefined_thing' is undefined" in output
     assert "Traceback" not in output and "FileNotFoundError" not in output
+
+
+def test_install_kinds_are_one_list_with_an_occ_preset_each() -> None:
+    spec = _yaml(ROOT / "roles" / "nextcloud_talk" / "meta" / "argument_specs.yml")
+    option = spec["argument_specs"]["main"]["options"]["talk_nextcloud_install"]
+    presets = _yaml(ROOT / "roles" / "nextcloud_talk" / "vars" / "main.yml")["talk_occ_presets"]
+    assert tuple(option["choices"]) == talk.INSTALL_KINDS
+    assert tuple(presets) == talk.INSTALL_KINDS
+    assert talkdeploy.shared.INSTALL_KINDS is talk.INSTALL_KINDS  # init and the scaffold use it

@@ -17,6 +17,8 @@ from ansible_collections.talkdeploy.talk.plugins.module_utils.findings import Re
 from ansible_collections.talkdeploy.talk.plugins.module_utils.values import Invalid
 
 ROLE = "nextcloud_talk"
+# How Nextcloud runs; each kind has its occ preset in roles/nextcloud_talk/vars/main.yml.
+INSTALL_KINDS = ("bare", "docker", "aio", "snap")
 USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?", re.ASCII)  # useradd(8) NAME_REGEX, relaxed
 CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)  # docker container names
 SCHEME = re.compile(r"(stun|turn|turns|https?):", re.ASCII)
@@ -105,7 +107,7 @@ def _url_host(url: Any) -> str | None:
 
 
 SCALARS = {
-    "talk_nextcloud_install": lambda v: values.choice(v, ("bare", "docker", "aio", "snap")),
+    "talk_nextcloud_install": lambda v: values.choice(v, INSTALL_KINDS),
     "talk_nextcloud_path": values.absolute_path,
     "talk_web_user": _user,
     "talk_docker_container": _container,

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import click
 
 from talkdeploy.errors import UserError
+from talkdeploy.shared import INSTALL_KINDS
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-INSTALL_KINDS = ("bare", "docker", "aio", "snap")
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 

@@ -56,8 +56,11 @@ test: setup lint images pytest molecule  ## everything CI runs
 demo: setup images  ## the main job on the built-in lab
 	scripts/demo.sh
 
-bench: setup images  ## benchmarks that print figures
-	$(PY) bench/run.py
+bench: setup images host-packages  ## benchmarks that print figures (on the lab: starts and deploys it)
+	$(BIN)/talkdeploy lab up
+	$(BIN)/talkdeploy apply -i inventories/lab --yes
+	$(PY) bench/run.py -i inventories/lab
+	$(PY) bench/load.py
 
 clean:  ## remove the virtualenv and build output
 	rm -rf $(VENV) build dist *.egg-info

@@ -27,7 +27,10 @@ def timed(argv: list[str], runs: int) -> list[float]:
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, cwd=ROOT, env=env)
+        run = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
+        if run.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed (exit {run.returncode}):\n"
+                             f"{(run.stdout + run.stderr)[-2000:]}")  # fmt: skip
         seconds.append(time.perf_counter() - start)
     return seconds
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from talkdeploy.errors import UserError
-from talkdeploy.shared import INSTALL_KINDS
 from talkdeploy.report import Reporter, pass_reporter
+from talkdeploy.shared import INSTALL_KINDS
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -86,8 +86,11 @@ def status_data(deployment: Deployment, reports: Reports) -> dict[str, Any]:
                 "talk_version": nc.talk_version,
                 "error": nc.error or None,
                 "turn_settings": matches,
+                "federation": nc.federation,
             }
         )
+        for app in (nc.federation or {}).get("apps_disabled", []):
+            drift.append(f"{host.name}: Talk federation is on but the {app} app is not enabled")
     return {
         "ok": not drift and reports.run.exit_code == 0,
         "turn_servers": turn_rows,

@@ -12,13 +12,17 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from talkdeploy.federation_state import federation_state
 
 if TYPE_CHECKING:
     from talkdeploy.model import Deployment
     from talkdeploy.runner import Event, Masker, RunOptions, RunResult
+
+ReportsT = TypeVar("ReportsT")
 
 SOCKET = re.compile(r"^(?P<proto>udp|tcp)\s+\S+\s+\d+\s+\d+\s+(?P<local>\S+):(?P<port>\d+)\s")
 
@@ -44,6 +48,7 @@ class NextcloudReport:
     turn_servers: list[dict[str, Any]] = field(default_factory=list, repr=False)  # secrets
     stun_servers: list[str] = field(default_factory=list)
     talk_version: str | None = None
+    federation: dict[str, Any] | None = None  # talkdeploy.federation_state (no secret in it)
 
 
 def parse_config(text: str) -> tuple[list[str], dict[str, str]]:
@@ -115,9 +120,11 @@ def parse_nextcloud(data: dict[str, Any]) -> NextcloudReport:
     turn = _json_value(spreed.get("turn_servers")) or []
     stun = _json_value(spreed.get("stun_servers")) or []
     version = None
+    enabled_apps = None
     try:
         apps = json.loads(str(data.get("apps")))
-        version = (apps.get("enabled") or {}).get("spreed")
+        enabled_apps = apps.get("enabled") or {}
+        version = enabled_apps.get("spreed")
     except (json.JSONDecodeError, AttributeError):
         pass
     return NextcloudReport(
@@ -126,6 +133,7 @@ def parse_nextcloud(data: dict[str, Any]) -> NextcloudReport:
         [entry for entry in turn if isinstance(entry, dict)],
         [str(s) for s in stun],
         version,
+        federation_state(spreed, enabled_apps),
     )
 
 
@@ -152,6 +160,40 @@ class Reports:
     uclient: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+def run_verify_playbook(
+    options: RunOptions,
+    masker: Masker,
+    variables: dict[str, Any],
+    read: Callable[[Path], ReportsT],
+    *,
+    tags: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> tuple[RunResult, ReportsT]:
+    """Run playbooks/verify.yml with `variables`, its reports going to a private directory
+    (0700, removed afterwards) that `read` turns into what the caller needs."""
+    from talkdeploy.resources import locate
+    from talkdeploy.runner import run_playbook
+
+    found = locate()
+    with tempfile.TemporaryDirectory(prefix="talkdeploy-reports-") as private:
+        directory = Path(private)
+        directory.chmod(0o700)
+        extra = (
+            *options.extra_vars,
+            json.dumps({"talkdeploy_report_dir": str(directory), **variables}),
+        )
+        # Reading never changes anything: never in check mode (reads would be skipped).
+        run_options = replace(options, extra_vars=extra, check=False, diff=False, tags=tags)
+        run = run_playbook(
+            found.playbook("verify.yml"),
+            run_options,
+            collections=found.collections_path,
+            on_event=on_event,
+            masker=masker,
+        )
+        return run, read(directory)
+
+
 def read_hosts(
     options: RunOptions,
     masker: Masker,
@@ -161,31 +203,11 @@ def read_hosts(
     uclient_targets: list[dict[str, Any]] | None = None,
 ) -> Reports:
     """Run the read-only playbook and collect every host's report."""
-    from dataclasses import replace
-
-    from talkdeploy.resources import locate
-    from talkdeploy.runner import run_playbook
-
-    found = locate()
-    with tempfile.TemporaryDirectory(prefix="talkdeploy-reports-") as private:
-        directory = Path(private)
-        directory.chmod(0o700)
-        variables = {
-            "talkdeploy_report_dir": str(directory),
-            "talkdeploy_uclient_from": uclient_from or "",
-            "talkdeploy_uclient_targets": uclient_targets or [],
-        }
-        extra = (*options.extra_vars, json.dumps(variables))
-        # Reading never changes anything: never in check mode (reads would be skipped).
-        read_options = replace(options, extra_vars=extra, check=False, diff=False, tags=None)
-        run = run_playbook(
-            found.playbook("verify.yml"),
-            read_options,
-            collections=found.collections_path,
-            on_event=on_event,
-            masker=masker,
-        )
-        reports = read_reports(directory)
+    variables = {
+        "talkdeploy_uclient_from": uclient_from or "",
+        "talkdeploy_uclient_targets": uclient_targets or [],
+    }
+    run, reports = run_verify_playbook(options, masker, variables, read_reports, on_event=on_event)
     for report in reports["turn"].values():
         for secret in report.secrets:
             masker.add(secret)

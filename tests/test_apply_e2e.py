@@ -66,6 +66,24 @@ def test_status_reports_versions_and_no_drift(lab: Lab) -> None:
     assert turn["version"].startswith("4.")
     assert turn["service"] == "active"
     assert len(turn["secret_fingerprints"][0]) == 8
+    (nextcloud,) = run.data["nextcloud"]
+    assert nextcloud["federation"]["enabled"] is False  # the lab leaves federation off
+    assert_secret_hidden(lab, run)
+
+
+def test_verify_talk_conversation_creates_reads_and_deletes_a_throwaway_room(lab: Lab) -> None:
+    state_file = "/var/www/nextcloud/data/talkdeploy-emulator-state.json"
+    rooms_before = json.loads(lab.exec(lab.nextcloud, "cat", state_file)).get("rooms") or {}
+    run = talkdeploy("verify", "-i", str(lab.inventory), "--talk-conversation", "admin")
+    assert run.code == 0, failed_checks(run) or run.stderr[-3000:]
+    steps = [(c["host"], c["name"]) for c in run.data["checks"] if "conversation" in c["name"]]
+    assert steps == [
+        (lab.nextcloud, "conversation created"),
+        (lab.nextcloud, "conversation read back"),
+        (lab.nextcloud, "conversation deleted"),
+    ]
+    rooms_after = json.loads(lab.exec(lab.nextcloud, "cat", state_file)).get("rooms") or {}
+    assert rooms_after == rooms_before
     assert_secret_hidden(lab, run)
 
 

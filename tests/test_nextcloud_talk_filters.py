@@ -9,6 +9,10 @@ from types import ModuleType
 
 import pytest
 
+import talkdeploy.shared  # the collection's module_utils, which the filters import
+
+talkdeploy.shared.enable()
+
 PLUGIN = Path(__file__).resolve().parent.parent / "plugins" / "filter" / "talk.py"
 
 
@@ -165,3 +169,240 @@ def test_import_failure_shows_import_php_refusals(stdout: str) -> None:
 def test_import_failure_hides_any_other_output(stdout: str) -> None:
     assert "s3" not in talk.talk_import_failure(stdout)
     assert talk.talk_import_failure(stdout) == "its output is hidden, as it may contain the secrets"
+
+
+# ---------------------------------------------------------------- federation
+
+
+@pytest.mark.parametrize(
+    ("stored", "default", "read"),
+    [
+        (None, True, True),
+        (None, False, False),
+        ("1", False, True),
+        ("0", True, False),
+        ("yes", False, True),
+        ("no", True, False),
+        ("TRUE", False, True),
+        ("on", False, True),
+        ("", True, False),
+    ],
+)
+def test_flags_are_read_as_nextcloud_reads_a_bool(
+    stored: str | None, default: bool, read: bool
+) -> None:
+    # nextcloud/server lib/private/AppConfig.php getValueBool()
+    assert talk.talk_bool_value(stored, default) is read
+
+
+NOTHING = {
+    "enabled": None,
+    "incoming": None,
+    "outgoing": None,
+    "only_trusted_servers": None,
+    "allowed_groups": None,
+}
+
+
+def test_null_federation_settings_write_nothing() -> None:
+    assert talk.talk_federation_changes({"federation_enabled": "yes"}, NOTHING) == {}
+
+
+def test_federation_values_are_written_as_spreed_stores_them() -> None:
+    wanted = {
+        "enabled": True,
+        "incoming": False,
+        "outgoing": True,
+        "only_trusted_servers": True,
+        "allowed_groups": ["talk/users", "b"],
+    }
+    assert talk.talk_federation_changes({}, wanted) == {
+        "federation_enabled": "yes",
+        "federation_incoming_enabled": "0",
+        "federation_outgoing_enabled": "1",
+        "federation_only_trusted_servers": "1",
+        "federation_allowed_groups": '["talk\\/users","b"]',
+    }
+
+
+def test_federation_values_that_mean_the_same_are_not_rewritten() -> None:
+    current = {
+        "federation_enabled": "yes",
+        "federation_incoming_enabled": "yes",
+        "federation_outgoing_enabled": "0",
+        "federation_only_trusted_servers": "1",
+        "federation_allowed_groups": '["b","a"]',
+    }
+    wanted = {
+        "enabled": True,
+        "incoming": True,
+        "outgoing": False,
+        "only_trusted_servers": True,
+        "allowed_groups": ["b", "a"],
+    }
+    assert talk.talk_federation_changes(current, wanted) == {}
+    assert talk.talk_federation_changes(current, {**wanted, "allowed_groups": ["a", "b"]}) == {
+        "federation_allowed_groups": '["a","b"]'
+    }
+
+
+def test_federation_off_is_not_written_while_unset() -> None:
+    # isFederationEnabled(): unset is "no"
+    assert talk.talk_federation_changes({}, {**NOTHING, "enabled": False}) == {}
+    assert talk.talk_federation_changes({}, {**NOTHING, "allowed_groups": []}) == {
+        "federation_allowed_groups": "[]"
+    }
+
+
+def test_federation_state_reads_talks_defaults() -> None:
+    assert talk.talk_federation_state({}) == {
+        "enabled": False,
+        "incoming_enabled": True,
+        "outgoing_enabled": True,
+        "only_trusted_servers": False,
+        "allowed_groups": [],
+    }
+    state = talk.talk_federation_state(
+        {
+            "federation_enabled": "yes",
+            "federation_only_trusted_servers": "1",
+            "federation_allowed_groups": '["g"]',
+        }
+    )
+    assert (state["enabled"], state["only_trusted_servers"], state["allowed_groups"]) == (
+        True,
+        True,
+        ["g"],
+    )
+
+
+def test_apps_federation_needs() -> None:
+    assert talk.talk_federation_apps(None, True) == []
+    assert talk.talk_federation_apps(False, True) == []
+    assert talk.talk_federation_apps(True, None) == ["cloud_federation_api", "federatedfilesharing"]
+    assert talk.talk_federation_apps(True, True)[-1] == "federation"
+
+
+@pytest.mark.parametrize(
+    ("rc", "stdout", "state"),
+    [
+        (1, "", "unknown"),  # Nextcloud 32: the command is not defined
+        (0, "No trusted servers configured.\n", "none"),
+        (
+            0,
+            "+----+---------------------+--------+\n| id | url | status |\n+----+\n"
+            "| 1  | https://b.example   | ok     |\n+----+\n",
+            "some",
+        ),
+        (0, "something else\n", "unknown"),
+    ],
+)
+def test_trusted_servers_answers(rc: int, stdout: str, state: str) -> None:
+    # nextcloud/server pull request 63440, ManageTrustedServers.php listServers()
+    assert talk.talk_trusted_servers(rc, stdout) == state
+
+
+# ---------------------------------------------------------------- the conversation check
+
+
+def result(rc: int, stdout: str = "", delta: str = "0:00:00.250000") -> dict[str, object]:
+    return {"rc": rc, "stdout": stdout, "stderr": "", "delta": delta}
+
+
+CREATED = result(0, "Room token: abcd2345\nRoom successfully created.")
+DELETED = result(0, "Room successfully deleted.")
+GONE = result(1)
+SKIPPED = {"skipped": True, "changed": False}
+
+
+def test_room_token_is_read_from_create() -> None:
+    assert talk.talk_room_token(CREATED["stdout"]) == "abcd2345"
+    assert talk.talk_room_token("Room successfully created.") == ""
+    assert talk.talk_room_token("Room token: ../x") == ""
+
+
+def test_a_full_conversation_passes_every_step() -> None:
+    steps = talk.talk_conversation_steps(
+        CREATED,
+        result(0, "Users successfully added to room."),
+        result(0, '{"attendees":2,"sessions":0,"call":0}'),
+        DELETED,
+        GONE,
+        "alice",
+        "bob",
+    )
+    assert [(s["name"], s["ok"]) for s in steps] == [
+        ("conversation created", True),
+        ("conversation peer added", True),
+        ("conversation read back", True),
+        ("conversation deleted", True),
+    ]
+    assert steps[0]["seconds"] == 0.25
+    assert "token abcd2345" in steps[0]["detail"]
+
+
+def test_a_wrong_attendee_count_fails_the_read_back() -> None:
+    steps = talk.talk_conversation_steps(
+        CREATED,
+        SKIPPED,
+        result(0, '{"attendees":0,"sessions":0,"call":0}'),
+        DELETED,
+        GONE,
+        "alice",
+        "",
+    )
+    assert [s["name"] for s in steps if not s["ok"]] == ["conversation read back"]
+
+
+def test_an_unknown_user_fails_creation_and_leaves_nothing_to_delete() -> None:
+    steps = talk.talk_conversation_steps(
+        result(1, "User 'carol' not found."), SKIPPED, SKIPPED, SKIPPED, SKIPPED, "carol", ""
+    )
+    assert steps[0] == {
+        "name": "conversation created",
+        "ok": False,
+        "seconds": 0.25,
+        "detail": "exit 1: User 'carol' not found.",
+    }
+    assert steps[-1]["name"] == "conversation deleted" and steps[-1]["ok"]
+
+
+def test_a_conversation_still_found_after_delete_fails_the_delete() -> None:
+    steps = talk.talk_conversation_steps(
+        CREATED,
+        SKIPPED,
+        result(0, '{"attendees":1}'),
+        DELETED,
+        result(0, '{"attendees":1}'),
+        "alice",
+        "",
+    )
+    assert steps[-1]["ok"] is False
+    assert "still finds abcd2345" in steps[-1]["detail"]
+
+
+def test_a_failed_peer_is_reported_and_the_room_still_deleted() -> None:
+    steps = talk.talk_conversation_steps(
+        CREATED,
+        result(1, "User 'bob' not found."),
+        result(0, '{"attendees":1}'),
+        DELETED,
+        GONE,
+        "alice",
+        "bob",
+    )
+    assert [(s["name"], s["ok"]) for s in steps] == [
+        ("conversation created", True),
+        ("conversation peer added", False),
+        ("conversation read back", False),
+        ("conversation deleted", True),
+    ]
+
+
+def test_user_id_problems() -> None:
+    assert talk.talk_user_id_problem("alice") == ""
+    assert talk.talk_user_id_problem("o'brien.x@example.org") == ""
+    assert "not a Nextcloud user id" in talk.talk_user_id_problem("a;b")
+    assert "control character" in talk.talk_user_id_problem("a\nb")
+    assert "not a Nextcloud user id" in talk.talk_user_id_problem(" alice")
+    assert "not a Nextcloud user id" in talk.talk_user_id_problem("x" * 65)

@@ -550,3 +550,135 @@ def test_signaling_delete_removes_every_occurrence_and_keeps_the_secret(talk: Oc
         "Deleted wss://s.example.com."
     )
     assert talk.json("talk:signaling:list") == {"servers": [], "secret": "one"}
+
+
+# ------------------------------------------------------------------ federation's apps
+
+
+def test_the_apps_talk_federation_needs_ship_enabled(occ: Occ) -> None:
+    # docs/facts.md, "Talk federation": federatedfilesharing, cloud_federation_api, federation
+    enabled = occ.json("app:list")["enabled"]
+    assert {"cloud_federation_api", "federatedfilesharing", "federation"} <= set(enabled)
+
+
+def test_app_enable_takes_several_apps_in_one_call(talk: Occ) -> None:
+    # nextcloud/server core/Command/App/Enable.php: app-id is an array argument
+    talk.ok("app:disable", "spreed", "federatedfilesharing")
+    out = talk.ok("app:enable", "spreed", "federatedfilesharing", "files")
+    assert out.splitlines() == [
+        "spreed 22.0.1 enabled",
+        "federatedfilesharing 1.22.0 enabled",
+        "files already enabled",
+    ]
+
+
+def test_trusted_servers_have_no_occ_command_on_nextcloud_32(talk: Occ) -> None:
+    # nextcloud/server has no `federation:trusted-servers` before pull request 63440
+    result = talk.run("federation:trusted-servers", "--list")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith('Command "federation:trusted-servers" is not defined.')
+
+
+# ------------------------------------------------------------------ conversations (rooms)
+
+USERS_CONFIG_PHP = """<?php
+$CONFIG = array (
+  'installed' => true,
+  'version' => '32.0.1.2',
+  'maintenance' => false,
+  'talkdeploy_emulator_users' => array ('alice', 'bob'),
+);
+"""
+
+
+@pytest.fixture
+def rooms(talk: Occ) -> Occ:
+    """Talk enabled, with the users alice and bob (and no admin)."""
+    (talk.root / "config" / "config.php").write_text(USERS_CONFIG_PHP, encoding="utf-8")
+    return talk
+
+
+def create_room(occ: Occ, *args: str) -> str:
+    out = occ.ok("talk:room:create", *args)
+    match = re.fullmatch(r"Room token: ([a-z0-9]+)\nRoom successfully created\.\n", out)
+    assert match, out
+    return match.group(1)
+
+
+def test_room_create_prints_the_token_then_success(rooms: Occ) -> None:
+    # spreed lib/Command/Room/Create.php; tokens: lib/Manager.php generateNewToken()
+    token = create_room(rooms, "--user=alice", "--owner=alice", "--", "-a name")
+    assert re.fullmatch(r"[a-km-z2-9]{8}", token)
+    assert rooms.json("talk:monitor:room", token) == {"attendees": 1, "sessions": 0, "call": 0}
+
+
+def test_room_create_with_an_unknown_user_keeps_no_room(rooms: Occ) -> None:
+    # Create.php: a refused option deletes the new room (deleteRoom()) and exits 1
+    before = state_bytes(rooms)
+    result = rooms.run("talk:room:create", "--user=carol", "--owner=carol", "x")
+    assert (result.returncode, result.stdout) == (1, "User 'carol' not found.\n")
+    assert state_bytes(rooms) == before
+
+
+def test_room_create_with_an_owner_who_is_not_a_participant_is_refused(rooms: Occ) -> None:
+    # TRoomCommand::setRoomOwner()
+    result = rooms.run("talk:room:create", "--owner=alice", "x")
+    assert (result.returncode, result.stdout) == (1, "User 'alice' is no participant.\n")
+
+
+def test_room_create_refuses_an_empty_name(rooms: Occ) -> None:
+    # Create.php: RoomService::createConversation() throws 'name' for a blank name
+    result = rooms.run("talk:room:create", "--user=alice", "   ")
+    assert (result.returncode, result.stdout) == (1, "Invalid room name.\n")
+
+
+def test_room_create_refuses_a_password_on_a_group_room(rooms: Occ) -> None:
+    # TRoomCommand::setRoomPassword()
+    result = rooms.run("talk:room:create", "--password=p", "x")
+    assert result.stdout == "Unable to add password protection to private room.\n"
+    assert result.returncode == 1
+
+
+def test_room_add_adds_an_existing_user_and_refuses_an_unknown_one(rooms: Occ) -> None:
+    # spreed lib/Command/Room/Add.php
+    token = create_room(rooms, "--user=alice", "--owner=alice", "x")
+    assert rooms.ok("talk:room:add", "--user=bob", token) == "Users successfully added to room.\n"
+    assert rooms.json("talk:monitor:room", token)["attendees"] == 2
+    result = rooms.run("talk:room:add", "--user=carol", token)
+    assert (result.returncode, result.stdout) == (1, "User 'carol' not found.\n")
+    missing = rooms.run("talk:room:add", "--user=bob", "nosuchroom")
+    assert (missing.returncode, missing.stdout) == (1, "Room not found.\n")
+
+
+def test_room_delete_removes_it_and_a_second_delete_is_not_found(rooms: Occ) -> None:
+    # spreed lib/Command/Room/Delete.php
+    token = create_room(rooms, "--user=alice", "--owner=alice", "x")
+    assert rooms.ok("talk:room:delete", token) == "Room successfully deleted.\n"
+    again = rooms.run("talk:room:delete", token)
+    assert (again.returncode, again.stdout) == (1, "Room not found.\n")
+
+
+def test_monitor_room_of_an_unknown_token(rooms: Occ) -> None:
+    # spreed lib/Command/Monitor/Room.php: exit 1; the message only in plain output
+    as_json = rooms.run("talk:monitor:room", "--output=json", "nosuchroom")
+    assert (as_json.returncode, as_json.stdout) == (1, "")
+    plain = rooms.run("talk:monitor:room", "nosuchroom")
+    assert (plain.returncode, plain.stdout) == (1, "Room with token nosuchroom not found\n")
+
+
+def test_monitor_room_plain_output(rooms: Occ) -> None:
+    token = create_room(rooms, "--user=alice", "--owner=alice", "x")
+    assert rooms.ok("talk:monitor:room", token) == (
+        "The conversation has 1 attendees with 0 sessions of which 0 are in the call.\n"
+    )
+
+
+def test_room_commands_need_their_token_argument(rooms: Occ) -> None:
+    result = rooms.run("talk:room:delete")
+    assert result.returncode == 1
+    assert result.stderr.startswith('Not enough arguments (missing: "token").')
+
+
+def test_users_default_to_the_admin_of_an_installed_nextcloud(talk: Occ) -> None:
+    token = create_room(talk, "--user=admin", "--owner=admin", "x")
+    assert talk.ok("talk:room:delete", token) == "Room successfully deleted.\n"

@@ -2,7 +2,9 @@
 
 Formats are the ones Talk itself accepts (spreed lib/Command/Stun/Add.php, Turn/Add.php,
 Signaling/Add.php); a signaling entry is reported by its position and host, never echoed whole
-(an entry or its URL may carry credentials).
+(an entry or its URL may carry credentials). Federation's limits are a warning here, so the
+role's first task and `talkdeploy validate` say the same; `user_id` checks the users of the
+conversation check (`talkdeploy verify --talk-conversation`).
 """
 
 from __future__ import annotations
@@ -62,8 +64,39 @@ def _retired(value: Any) -> str:
     return item
 
 
-def _federation(value: Any) -> bool | None:
+def _optional_boolean(value: Any) -> bool | None:
+    """null leaves Talk's value as it is; otherwise a real boolean."""
     return None if value is None else values.boolean(value)
+
+
+def _group_ids(value: Any) -> list[str] | None:
+    """Nextcloud group ids, as spreed's federation_allowed_groups holds them; null: leave it."""
+    if value is None:
+        return None
+    groups = [
+        values.text(item, empty=False, what="a group id") for item in values.string_list(value)
+    ]
+    if len(set(groups)) != len(groups):
+        values.fail("lists a group twice", "list each group id once")
+    return groups
+
+
+# nextcloud/server lib/private/User/Manager.php (createUser(), validateUserId() on newer
+# versions): a user id holds only a-z, A-Z, 0-9, spaces and _.@-' , with no whitespace at
+# either end, and is at most 64 characters long.
+USER_ID = re.compile(r"[A-Za-z0-9_.@'-]([A-Za-z0-9 _.@'-]{0,62}[A-Za-z0-9_.@'-])?", re.ASCII)
+
+
+def user_id(value: Any) -> str:
+    """An existing Nextcloud user's id, as the conversation check passes it to occ."""
+    user = values.text(value, empty=False, what="a Nextcloud user id")
+    if not USER_ID.fullmatch(user) or user in (".", ".."):
+        values.fail(
+            f"is {values.shown(user)}, not a Nextcloud user id",
+            "give the id of an existing user (letters, digits, spaces inside, and _.@-' only, "
+            "at most 64 characters), e.g. admin",
+        )
+    return user
 
 
 def _signaling_servers(value: Any) -> list[dict[str, Any]]:
@@ -116,13 +149,18 @@ SCALARS = {
     "talk_turn_protocols": lambda v: values.choice(v, ("auto", "udp", "tcp", "udp,tcp")),
     "talk_signaling_servers": _signaling_servers,
     "talk_signaling_secret": values.text,
-    "talk_federation_enabled": _federation,
+    "talk_federation_enabled": _optional_boolean,
+    "talk_federation_incoming_enabled": _optional_boolean,
+    "talk_federation_outgoing_enabled": _optional_boolean,
+    "talk_federation_only_trusted_servers": _optional_boolean,
+    "talk_federation_allowed_groups": _group_ids,
 }
 BOOLEANS = (
     "talk_app_install",
     "talk_keep_default_stun",
     "talk_stun_servers_exclusive",
     "talk_turn_servers_exclusive",
+    "talk_federation_limits_acknowledged",
 )
 LISTS = {"talk_retired_servers": _retired}
 VARIABLES = frozenset({*SCALARS, *BOOLEANS, *LISTS, "talk_stun_servers"})
@@ -149,4 +187,48 @@ def check(variables: Mapping[str, Any]) -> Report:
             "signaling servers are listed but talk_signaling_secret is empty",
             "set talk_signaling_secret (vault-encrypted) to the signaling server's secret",
         )
+    _federation_findings(report)
     return report
+
+
+# What federated conversations cannot do, as Talk's own clients and trackers say (docs/facts.md,
+# "Talk federation"): a federated user is never a moderator (nextcloud/talk-ios pull request
+# 1765 removes the option to promote one), federated chats take no files (spreed
+# src/components/RightSidebar/RightSidebar.vue: "no attachments support in federated
+# conversations"; spreed issue 11874), and calls between instances need Talk 20 or later on both
+# and the same kind of signaling (spreed issue 11232, pull request 12604, issue 12806).
+FEDERATION_LIMITS = (
+    "federated users cannot be moderators of a conversation",
+    "federated chats take no file attachments",
+    "video calls between instances work only from Talk 20 on both sides and with the same "
+    "signaling on both (both internal, or both a High Performance Backend with federation "
+    "support)",
+)
+
+
+def _federation_findings(report: Report) -> None:
+    s = report.settings
+    if s.get("talk_federation_enabled") is True and not s.get(
+        "talk_federation_limits_acknowledged"
+    ):
+        report.warn(
+            "talk_federation_enabled",
+            "talk_federation_enabled is true: Talk federation has limits users will meet: "
+            + "; ".join(FEDERATION_LIMITS),
+            "tell your users, then set talk_federation_limits_acknowledged: true to silence this",
+        )
+    if s.get("talk_federation_enabled") is False and any(
+        s.get(key) is not None
+        for key in (
+            "talk_federation_incoming_enabled",
+            "talk_federation_outgoing_enabled",
+            "talk_federation_only_trusted_servers",
+            "talk_federation_allowed_groups",
+        )
+    ):
+        report.warn(
+            "talk_federation_enabled",
+            "talk_federation_enabled is false but other talk_federation_* settings are set: "
+            "they are written, and take effect only once federation is switched on",
+            "leave them at null while federation is off, or switch federation on",
+        )

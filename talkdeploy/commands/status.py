@@ -15,6 +15,7 @@ from talkdeploy.commands.playbook_steps import (
     secrets_to_mask,
     validate_or_exit,
 )
+from talkdeploy.federation_state import federation_summary
 from talkdeploy.report import Reporter, pass_reporter
 
 if TYPE_CHECKING:
@@ -80,17 +81,22 @@ def draw_status(console: Console, data: dict[str, Any]) -> None:
         )
     console.print(turn)
     talk = Table(title="Nextcloud Talk")
-    for column in ("host", "talk", "TURN settings"):
+    for column in ("host", "talk", "TURN settings", "federation"):
         talk.add_column(column)
     for row in data["nextcloud"]:
         if not row.get("reachable"):
-            talk.add_row(escape(row["host"]), "-", "[red]not read[/red]")
+            talk.add_row(escape(row["host"]), "-", "[red]not read[/red]", "-")
             continue
         matches = row["error"] or "; ".join(
             f"{m['turn_server']}: {'match' if m['ok'] else 'DIFFERENT'}"
             for m in row["turn_settings"]
         )
-        talk.add_row(escape(row["host"]), escape(row["talk_version"] or "-"), escape(matches))
+        talk.add_row(
+            escape(row["host"]),
+            escape(row["talk_version"] or "-"),
+            escape(matches),
+            escape(federation_summary(row.get("federation"))),
+        )
     console.print(talk)
     for failure in data["failures"]:
         console.print(f"[red]{failure['status']}[/red] {escape(failure['host'])}: "

@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     help="Also run turnutils_uclient (the Talk guide's test) on this inventory host.",
 )
 @click.option("--timeout", type=float, default=8.0, show_default=True, help="Seconds per check.")
+@click.option(
+    "--talk-conversation",
+    metavar="USER",
+    help="Also create, read back and delete a throwaway conversation owned by this existing "
+    "Nextcloud user, through occ (talkdeploy.conversation_check).",
+)
+@click.option(
+    "--talk-conversation-peer", metavar="USER", help="A second existing user to add to it."
+)
 @pass_reporter
 @click.pass_context
 def command(
@@ -43,6 +52,8 @@ def command(
     connection: str | None,
     from_host: str | None,
     timeout: float,
+    talk_conversation: str | None,
+    talk_conversation_peer: str | None,
 ) -> None:
     """STUN, TURN over UDP/TCP/TLS, wrong secret refused, no relay to internal networks,
     and Talk's TURN settings equal to coturn's. Each check: pass/fail and time taken.
@@ -50,10 +61,12 @@ def command(
     Exit status 0 only when every check passes; 2 when one fails, 3 when a host was
     unreachable, 1 invalid input.
     """
+    from talkdeploy.conversation_check import checked_users, conversation_checks
     from talkdeploy.host_reports import read_hosts
     from talkdeploy.runner import Masker
     from talkdeploy.verify_checks import probe_checks, read_checks, talk_checks, uclient_checks
 
+    conversation = checked_users(talk_conversation, talk_conversation_peer)  # before any host
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     if from_host and from_host not in deployment.inventory.hosts:
         raise UserError(
@@ -77,6 +90,9 @@ def command(
     checks += talk_checks(deployment, reports)
     if from_host:
         checks += uclient_checks(from_host, reports)
+    if conversation:
+        hosts = [h.name for h in deployment.nextcloud_hosts]
+        checks += conversation_checks(options, masker, hosts, *conversation)
     data: dict[str, Any] = masker.deep(
         {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
     )

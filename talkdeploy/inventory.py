@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from talkdeploy.template_policy import TemplatePolicy
 
 # Non-role variables the model reads besides the coturn_/firewall_/talk_ ones.
-CONNECTION_VARIABLES = ("ansible_host", "ansible_port", "ansible_ssh_port")
+# Every `ansible_*` variable is kept: the model reads the address and SSH port, the preflight
+# the connection and become settings (talkdeploy/ssh_settings.py).
+CONNECTION_PREFIX = "ansible_"
 VAR_FILE_SUFFIXES = ("", ".yml", ".yaml", ".json")
 # ansible-core 2.19 enables host_list, script, auto, yaml, ini and toml (INVENTORY_ENABLED):
 # `script` runs any executable file of the inventory directory and `auto` runs whatever
@@ -126,7 +128,7 @@ def _wanted(name: str) -> bool:
     return (
         role_for(name) is not None
         or name.startswith("talkdeploy_")
-        or name in (CONNECTION_VARIABLES)
+        or name.startswith(CONNECTION_PREFIX)
     )
 
 
@@ -471,3 +473,16 @@ def _read_hosts(
                 target.pop(name, None)
         loaded_hosts[host.name] = host
     return LoadedInventory(path, root, loaded_hosts, groups, specs)
+
+
+def limit_hosts(loaded: LoadedInventory, pattern: str | None) -> list[str]:
+    """The hosts `--limit PATTERN` selects, by Ansible's own pattern rules (InventoryManager.subset:
+    names, groups, globs, ~regex, `!`, `&`, ranges, @file), in the inventory's order."""
+    if not pattern:
+        return list(loaded.hosts)
+    from talkdeploy.inventory_bounds import bounded_loader
+
+    manager = _inventory_manager(bounded_loader(), loaded.source)
+    manager.subset(pattern)
+    chosen = {host.get_name() for host in manager.get_hosts("all")}
+    return [name for name in loaded.hosts if name in chosen]

@@ -11,7 +11,9 @@ import paramiko
 import pytest
 from conftest import Container, remove_container, start_systemd_container
 
-from talkdeploy.preflight import SshTarget, check, check_all, classify, targets_from_inventory
+from talkdeploy import inventory, ssh_settings
+from talkdeploy.preflight import check, check_all, classify
+from talkdeploy.ssh_settings import SshTarget
 
 
 @dataclass
@@ -58,7 +60,9 @@ def _target(sshd: Sshd, **changes: object) -> SshTarget:
         "name": "turn1",
         "address": sshd.ip,
         "user": "deploy",
-        "key_file": str(sshd.key),
+        "key_files": (str(sshd.key),),
+        "look_for_keys": False,
+        "known_hosts": (str(sshd.known_hosts),),
     }
     fields.update(changes)
     return SshTarget(**fields)  # type: ignore[arg-type]
@@ -66,14 +70,14 @@ def _target(sshd: Sshd, **changes: object) -> SshTarget:
 
 @pytest.mark.docker
 def test_a_reachable_host_that_can_sudo_passes(sshd: Sshd) -> None:
-    reach = check(_target(sshd), known_hosts=sshd.known_hosts)
+    reach = check(_target(sshd))
     assert reach.ok, reach
     assert reach.detail == "sudo without password"
 
 
 @pytest.mark.docker
 def test_a_wrong_key_is_an_auth_failure(sshd: Sshd) -> None:
-    reach = check(_target(sshd, key_file=str(sshd.wrong_key)), known_hosts=sshd.known_hosts)
+    reach = check(_target(sshd, key_files=(str(sshd.wrong_key),)))
     assert not reach.ok
     assert reach.reason == "auth"
     assert "ansible_ssh_private_key_file" in reach.fix
@@ -81,22 +85,18 @@ def test_a_wrong_key_is_an_auth_failure(sshd: Sshd) -> None:
 
 @pytest.mark.docker
 def test_a_closed_port_is_refused(sshd: Sshd) -> None:
-    reach = check(_target(sshd, port=2222), known_hosts=sshd.known_hosts, timeout=5)
+    reach = check(_target(sshd, port=2222), timeout=5)
     assert not reach.ok
     assert reach.reason == "refused"
 
 
 @pytest.mark.docker
 def test_sudo_that_needs_a_password_is_reported(sshd: Sshd) -> None:
-    reach = check(_target(sshd, user="needpw"), known_hosts=sshd.known_hosts)
+    reach = check(_target(sshd, user="needpw"))
     assert (reach.ok, reach.reason) == (False, "sudo-password")
-    with_password = check(
-        _target(sshd, user="needpw", become_password="pw-needpw"), known_hosts=sshd.known_hosts
-    )
+    with_password = check(_target(sshd, user="needpw", become_password="pw-needpw"))
     assert with_password.ok, with_password
-    wrong_password = check(
-        _target(sshd, user="needpw", become_password="nope"), known_hosts=sshd.known_hosts
-    )
+    wrong_password = check(_target(sshd, user="needpw", become_password="nope"))
     assert (wrong_password.ok, wrong_password.reason) == (False, "sudo-password")
 
 
@@ -104,19 +104,39 @@ def test_sudo_that_needs_a_password_is_reported(sshd: Sshd) -> None:
 def test_an_unknown_host_key_is_refused_like_ansible_does(sshd: Sshd, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    reach = check(_target(sshd), known_hosts=empty)
+    reach = check(_target(sshd, known_hosts=(str(empty),)))
     assert (reach.ok, reach.reason) == (False, "host-key")
+    assert reach.detail.startswith(f"unknown host key: {sshd.ip} offers ")
+    assert "SHA256:" in reach.detail
+    assert f"ssh-keyscan -t ed25519 {sshd.ip} >> {empty}" in reach.fix
+
+
+@pytest.mark.docker
+def test_a_changed_host_key_names_both_fingerprints_the_line_and_the_fix(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    stale = tmp_path / "known_hosts"
+    rsa = paramiko.RSAKey.generate(2048)
+    stale.write_text(f"# kept\n{sshd.ip} {rsa.get_name()} {rsa.get_base64()}\n")
+    reach = check(_target(sshd, known_hosts=(str(stale),)))
+    assert (reach.ok, reach.reason) == (False, "host-key")
+    assert reach.detail.startswith(f"the host key of {sshd.ip} has CHANGED: it offers ")
+    assert f"{stale}:2 has SHA256:" in reach.detail
+    assert f"ssh-keygen -R {sshd.ip} -f {stale}" in reach.fix
+    assert rsa.get_base64() not in reach.detail + reach.fix  # fingerprints, not key blobs
 
 
 @pytest.mark.docker
 def test_every_unreachable_host_is_reported_at_once(sshd: Sshd, tmp_path: Path) -> None:
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(
+    inventory_file = tmp_path / "hosts.yml"
+    inventory_file.write_text(
         f"""
 all:
   vars:
     ansible_user: deploy
     ansible_ssh_private_key_file: {sshd.key}
+    # The operator's own known_hosts file, as OpenSSH is told about it: the preflight reads it.
+    ansible_ssh_common_args: -o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes
   children:
     turn_servers:
       hosts:
@@ -124,16 +144,21 @@ all:
         closed: {{ansible_host: {sshd.ip}, ansible_port: 2222}}
         badkey: {{ansible_host: {sshd.ip}, ansible_ssh_private_key_file: {sshd.wrong_key}}}
         needspw: {{ansible_host: {sshd.ip}, ansible_user: needpw}}
+        pw_given: {{ansible_host: {sshd.ip}, ansible_user: needpw}}
     nextcloud:
       hosts:
         lab: {{ansible_connection: community.docker.docker}}
 """
     )
-    reaches = {
-        r.host: r
-        for r in check_all(targets_from_inventory(inventory), known_hosts=sshd.known_hosts)
-    }
+    loaded = inventory.load(inventory_file)
+    # -e reaches the preflight as it reaches Ansible: only for the host it is limited to here.
+    only_pw_given = ssh_settings.targets(
+        loaded, limit="pw_given", extra_vars=["ansible_become_password=pw-needpw"]
+    )
+    everyone_else = ssh_settings.targets(loaded, limit="all:!pw_given")
+    reaches = {r.host: r for r in check_all(only_pw_given + everyone_else)}
     assert {name: r.reason for name, r in reaches.items()} == {
+        "pw_given": "",
         "good": "",
         "closed": "refused",
         "badkey": "auth",

@@ -62,7 +62,7 @@ def command(
             )
         click.confirm(f"Apply to {hosts} host(s) of {inventory}?", abort=True, err=True)
     if not skip_preflight:
-        preflight_or_exit(ctx, reporter, options, "preflight")
+        preflight_or_exit(ctx, reporter, deployment, options, "preflight")
     result = run_site(reporter, options, Masker(secrets_to_mask(deployment)))
     report_run(reporter, result, "check" if check else "apply", show_diffs=diff)
     ctx.exit(result.exit_code)

@@ -47,7 +47,7 @@ def command(
         inventory, vault_password_file, limit, tags, extra_vars, connection, True, True
     )
     if not skip_preflight:
-        preflight_or_exit(ctx, reporter, options, "preflight")
+        preflight_or_exit(ctx, reporter, deployment, options, "preflight")
     masker = Masker(secrets_to_mask(deployment))
     result = run_site(reporter, options, masker)
     files: list[dict[str, Any]] = []

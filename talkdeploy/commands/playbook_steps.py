@@ -57,6 +57,12 @@ def run_options(function: F) -> F:
     return function
 
 
+# Ansible's password variables (ansible-core docs, "Connecting to hosts: behavioral inventory
+# parameters"): read for the preflight, never shown.
+PASSWORD_VARIABLES = ("ansible_password", "ansible_ssh_pass", "ansible_become_password",
+                      "ansible_become_pass")  # fmt: skip
+
+
 def secrets_to_mask(deployment: Deployment) -> list[str]:
     """Every secret the inventory holds, masked in all output as a second line of defence."""
     found = [server.secret for server in deployment.turn_servers if server.secret]
@@ -64,6 +70,8 @@ def secrets_to_mask(deployment: Deployment) -> list[str]:
         for name, value in host.variables.items():
             if name.endswith("secret") and isinstance(value, str) and value:
                 found.append(value)
+    for loaded in deployment.inventory.hosts.values():
+        found += [str(loaded.inventory[n]) for n in PASSWORD_VARIABLES if loaded.inventory.get(n)]
     return found
 
 
@@ -89,15 +97,27 @@ def validate_or_exit(
 
 
 def preflight_or_exit(
-    ctx: click.Context, reporter: Reporter, options: RunOptions, stage: str
+    ctx: click.Context, reporter: Reporter, deployment: Deployment, options: RunOptions, stage: str
 ) -> None:
     """Every SSH host reachable and able to become root, or one report of all that are not."""
-    from talkdeploy.preflight import ansible_host_key_checking, check_all, targets_from_inventory
+    from talkdeploy import ssh_settings
+    from talkdeploy.errors import UserError
+    from talkdeploy.preflight import check_all
 
-    targets = targets_from_inventory(
-        options.inventory, options.vault_password_file, options.limit, options.connection
-    )
-    reaches = check_all(targets, host_key_checking=ansible_host_key_checking())
+    try:
+        targets = ssh_settings.targets(
+            deployment.inventory,
+            limit=options.limit,
+            connection=options.connection,
+            extra_vars=options.extra_vars,
+            vault_password_file=options.vault_password_file,
+        )
+    except ssh_settings.SettingsError as error:
+        raise UserError(str(error), fix=error.fix) from error
+    reaches = check_all(targets)
+    for reach in reaches:
+        if reach.reason == "deferred":
+            reporter.warn(f"{reach.host}: not checked before the run ({reach.detail})")
     bad = [r for r in reaches if not r.ok]
     if not bad:
         return

@@ -67,6 +67,10 @@ def parse_config(text: str) -> tuple[list[str], dict[str, str]]:
     return secrets, options
 
 
+def _may_be_coturns(socket_line: str) -> bool:
+    return "users:((" not in socket_line or '"turnserver"' in socket_line
+
+
 def parse_turn(data: dict[str, Any]) -> TurnReport:
     secrets, options = parse_config(str(data.get("config", "")))
     state: dict[str, str] = {}
@@ -79,11 +83,10 @@ def parse_turn(data: dict[str, Any]) -> TurnReport:
                 sockets.append((match["proto"], int(match["port"]), value))
         else:
             state[key] = value.strip()
-    # `ss -p` names the process only where root may read other users' /proc/<pid>/fd
-    # (CAP_SYS_PTRACE: yes on a host, not in a default container). Without names, every
-    # listening socket counts.
-    named = any("users:((" in line for _, _, line in sockets)
-    listening = {(p, port) for p, port, line in sockets if not named or "turnserver" in line}
+    # `ss -p` names the process only where root may read its /proc/<pid>/fd (CAP_SYS_PTRACE:
+    # yes on a host, not in a default container), so one host can list root's sshd by name and
+    # coturn's sockets without one. A socket counts unless ss names another process.
+    listening = {(p, port) for p, port, line in sockets if _may_be_coturns(line)}
     return TurnReport(
         host=str(data["host"]),
         config_found=bool(data.get("config_found")),

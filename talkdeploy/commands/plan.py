@@ -50,7 +50,7 @@ def command(
         preflight_or_exit(ctx, reporter, deployment, options, "preflight")
     masker = Masker(secrets_to_mask(deployment))
     result = run_site(reporter, options, masker)
-    files: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] | None = None  # not compared when the run failed: no "no change"
     if result.exit_code == 0:
         from talkdeploy.host_reports import read_hosts
         from talkdeploy.plan_diff import plan_diffs

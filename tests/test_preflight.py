@@ -217,3 +217,36 @@ all:
     )
     assert result.exit_code == EXIT_OK, result.failures or result.log_tail
     assert result.hosts["turn1"].ok == 1
+
+
+@pytest.mark.docker
+def test_plan_over_ssh_on_a_fresh_host_shows_what_apply_would_do(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """No coturn, no python3-apt, no nftables yet: plan passes the preflight and exits 0."""
+    from labkit import talkdeploy
+
+    inventory_file = tmp_path / "hosts.yml"
+    inventory_file.write_text(
+        f"""
+all:
+  vars:
+    ansible_user: deploy
+    ansible_ssh_private_key_file: {sshd.key}
+    ansible_ssh_common_args: -o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes
+    ansible_python_interpreter: /usr/bin/python3
+  children:
+    turn_servers:
+      hosts:
+        turn1: {{ansible_host: {sshd.ip}}}
+      vars:
+        coturn_realm: ssh.test
+        coturn_privileged_port_method: setcap
+        coturn_static_auth_secret: {"5e" * 32}
+        firewall_backend: nftables
+"""
+    )
+    run = talkdeploy("plan", "-i", str(inventory_file))
+    assert run.code == 0, run.stderr[-3000:] + run.stdout[-3000:]
+    assert run.data["hosts"]["turn1"]["changed"] > 0  # the package, the files, the service
+    assert "5e" * 32 not in run.stdout + run.stderr

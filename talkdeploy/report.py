@@ -7,6 +7,7 @@ it as text, so `--output json` works the same way everywhere.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +18,9 @@ if TYPE_CHECKING:  # rich is imported lazily: `talkdeploy --help` must stay inst
     from rich.console import Console
 
 OutputFormat = Literal["text", "json"]
+
+# Wider than any line talkdeploy prints (the callback caps a message at 2,000 characters).
+NO_TERMINAL_WIDTH = 100_000
 
 
 class Reporter:
@@ -49,7 +53,13 @@ class Reporter:
     def _make_console(self, stream: Any) -> Console:
         from rich.console import Console
 
-        return Console(file=stream, no_color=not self.color, highlight=False, soft_wrap=True)
+        return Console(
+            file=stream,
+            width=_width_for(stream),
+            no_color=not self.color,
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def result(self, data: Mapping[str, Any], draw_text: Callable[[Console], None]) -> None:
         if self.wants_json:
@@ -86,6 +96,20 @@ class Reporter:
             sys.stderr.write(f"warning: {message}\n")
         else:
             self.err_console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def _width_for(stream: Any) -> int | None:
+    """None (rich finds the width) on a terminal; without one, no limit at all.
+
+    Without a terminal rich takes the size of whichever standard stream is one, else 80 columns
+    (rich console.py, Console.size), and wraps table cells to fit, cutting words longer than a
+    column with "…": a CI log or `| cat` would lose the end of verify's details. COLUMNS, when
+    set, is an explicit width and rich keeps honouring it.
+    """
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS", "").isdigit():
+        return None
+    return NO_TERMINAL_WIDTH
 
 
 # Commands receive the Reporter the group created from the global options.

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from talkdeploy.shared import masking
@@ -41,6 +42,62 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
 DEFAULT_COLLECTIONS = os.pathsep.join(("~/.ansible/collections", "/usr/share/ansible/collections"))
 
 Event = dict[str, Any]
+
+# The checkout's ansible.cfg as environment variables, so that every run gets it whatever the
+# working directory: ansible-playbook reads only ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg or
+# /etc/ansible/ansible.cfg (ansible-core lib/ansible/config/manager.py, find_ini_config_file), and
+# an operator runs talkdeploy from their own directory. tests/test_runner.py checks that ansible.cfg
+# and this table agree, in Ansible's own terms (which ini key each variable stands for).
+ANSIBLE_SETTINGS: Mapping[str, str] = MappingProxyType(
+    {
+        # The general setting (ansible-core lib/ansible/config/base.yml, ANSIBLE_PIPELINING), where
+        # ansible.cfg's [ssh_connection] pipelining reaches ssh alone: ssh, local and
+        # community.docker.docker (the lab) pipeline with it. paramiko cannot pipeline at all
+        # (ansible-core lib/ansible/plugins/connection/paramiko_ssh.py: has_pipelining stays False).
+        "ANSIBLE_PIPELINING": "True",
+        # Ansible's default, stated so that an ANSIBLE_CONFIG pointing elsewhere without the key
+        # does not change it.
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+)
+# The ini key of each setting above: an ansible.cfg of the operator's that sets it is obeyed.
+INI_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "ANSIBLE_PIPELINING": "pipelining",
+        "ANSIBLE_HOST_KEY_CHECKING": "host_key_checking",
+        "ANSIBLE_PYTHON_INTERPRETER": "interpreter_python",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "callback_result_format",
+        "ANSIBLE_RETRY_FILES_ENABLED": "retry_files_enabled",
+    }
+)
+CHECKOUT_CONFIG = Path(__file__).resolve().parent.parent / "ansible.cfg"
+
+
+def keys_of_operator_config(found: str | None) -> set[str]:
+    """The ini keys the ansible.cfg ansible-playbook will read sets, unless it is the checkout's
+    own (its values are the table above). The environment outranks every ansible.cfg, so a
+    setting in the operator's own file would otherwise be overridden without a word."""
+    import configparser
+
+    if not found or Path(found).resolve() == CHECKOUT_CONFIG:
+        return set()
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(found)
+    except configparser.Error:
+        return set()  # ansible-playbook will say what is wrong with it
+    return {key for section in parser.sections() for key in parser[section]}
+
+
+def _config_file_ansible_will_read() -> str | None:
+    """The same search as ansible-playbook's, from the same working directory and environment."""
+    from ansible.config.manager import find_ini_config_file
+
+    found: str | None = find_ini_config_file()
+    return found
 
 
 @dataclass(frozen=True)
@@ -207,6 +264,15 @@ def ansible_environment(
     collections: Path, events_fd: int | None = None, mask_file: Path | None = None
 ) -> dict[str, str]:
     env = dict(os.environ)
+    operator_keys = keys_of_operator_config(_config_file_ansible_will_read())
+    for name, value in ANSIBLE_SETTINGS.items():
+        if INI_KEYS[name] in operator_keys:
+            continue
+        # setdefault: an operator's own variable (ANSIBLE_PIPELINING=False for hosts whose sudo
+        # wants a tty) still wins, as does their ansible.cfg's key (skipped above), and inventory
+        # variables such as ansible_pipelining win over all (Ansible's precedence: variables,
+        # then environment, then ansible.cfg).
+        env.setdefault(name, value)
     env["ANSIBLE_STDOUT_CALLBACK"] = "talkdeploy_events"
     env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(
         p for p in (str(PLUGIN_DIR), env.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
@@ -284,6 +350,7 @@ class ProgressView:
         self.live = live
         self.state = RunResult()
         self._live: Any = None
+        self._plain = PlainLog()
 
     def __enter__(self) -> ProgressView:
         if self.live:
@@ -303,8 +370,7 @@ class ProgressView:
         if self._live is not None:
             self._live.update(self._render())
             return
-        line = plain_line(event)
-        if line:
+        for line in self._plain.lines(event):
             self.console.print(line, markup=False, highlight=False)
 
     def _render(self) -> Any:
@@ -341,8 +407,37 @@ def _live_counts(state: RunResult, host: str) -> dict[str, int]:
     }
 
 
+class PlainLog:
+    """The lines for logs and CI (no terminal), where a task every host skipped is left out.
+
+    A task's header waits for its first result that is not a skip (on a terminal the live view
+    shows only the task running now, so a skipped task does not stay on screen either). A result
+    names a role's task without the role (task_start has "role : name", ansible-core
+    lib/ansible/playbook/task.py, Task.get_name), so it belongs to the last task started: the
+    playbooks keep Ansible's default linear strategy, which finishes a task on every host first.
+    """
+
+    def __init__(self) -> None:
+        self._waiting_header: str | None = None
+
+    def lines(self, event: Event) -> list[str]:
+        kind = event.get("event")
+        if kind in ("play_start", "task_start"):
+            self._waiting_header = None
+        line = plain_line(event)
+        if line is None:
+            return []
+        if kind == "task_start":
+            self._waiting_header = line
+            return []
+        if kind == "result" and self._waiting_header is not None:
+            header, self._waiting_header = self._waiting_header, None
+            return [header, line]
+        return [line]
+
+
 def plain_line(event: Event) -> str | None:
-    """One line per event that matters, for logs and CI (no terminal)."""
+    """One line per event that matters (PlainLog decides whether a task's header is shown)."""
     kind = event.get("event")
     if kind == "play_start":
         return f"PLAY {event.get('name', '')}"

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import configparser
+import io
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ansible.module_utils.parsing.convert_bool import boolean
+from rich.console import Console
 
 from talkdeploy.runner import (
+    ANSIBLE_SETTINGS,
+    DEFAULT_COLLECTIONS,
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
     EXIT_UNREACHABLE,
     Masker,
+    PlainLog,
+    ProgressView,
     RunOptions,
     RunResult,
+    ansible_environment,
     run_playbook,
 )
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 SECRET = "0123456789abcdef-very-secret"
 
@@ -252,3 +267,196 @@ def test_the_live_view_and_the_plain_lines_follow_the_events() -> None:
             assert "  changed: turn1 (file: /etc/turnserver.conf)" in text
             assert "  unreachable: cloud - no" in text
     assert view.state.exit_code == EXIT_UNREACHABLE
+
+
+# -- the checkout's ansible.cfg reaches every run ------------------------------------------------
+
+# Ansible's own definitions of its settings (which environment variables and ini keys set each),
+# for the general settings and the plugins the checkout's ansible.cfg configures; in a child
+# process, so that loading plugins leaves this one as it was.
+DEFINITIONS = """
+import json
+from ansible import constants as C
+from ansible.plugins.loader import callback_loader, connection_loader, init_plugin_loader
+init_plugin_loader()
+connection_loader.get("ssh", class_only=True)
+callback_loader.get("default", class_only=True)
+groups = [C.config.get_configuration_definitions(),
+          C.config.get_configuration_definitions("connection", "ssh"),
+          C.config.get_configuration_definitions("callback", "default")]
+print(json.dumps([{"ini": [[i["section"], i["key"]] for i in d.get("ini") or []],
+                   "env": [e["name"] for e in d.get("env") or []],
+                   "type": d.get("type")} for group in groups for d in group.values()]))
+"""
+
+# What the connection plugins decide, as ansible-playbook would in a run with that environment.
+RESOLVED = """
+import json
+from ansible.playbook.play_context import PlayContext
+from ansible.plugins.loader import connection_loader, init_plugin_loader
+init_plugin_loader()
+ssh = connection_loader.get("ssh", PlayContext(), None)
+local = connection_loader.get("local", PlayContext(), None)
+docker = connection_loader.get(
+    "community.docker.docker", PlayContext(), None, docker_command="docker"  # no docker CLI needed
+)
+print(json.dumps({
+    "ssh": ssh.is_pipelining_enabled(),
+    "local": local.is_pipelining_enabled(),
+    "community.docker.docker": docker.is_pipelining_enabled(),
+    "ssh host_key_checking": ssh.get_option("host_key_checking"),
+}))
+"""
+
+
+def _ask_ansible(script: str, env: dict[str, str], cwd: Path) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def away_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An operator's directory: no ansible.cfg there, in HOME or named by ANSIBLE_CONFIG."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("ANSIBLE_CONFIG", "ANSIBLE_SSH_PIPELINING", *ANSIBLE_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    if Path("/etc/ansible/ansible.cfg").exists():  # Ansible's last place to look, not movable
+        pytest.skip("this machine has /etc/ansible/ansible.cfg")
+    return tmp_path
+
+
+def test_the_runner_passes_exactly_what_ansible_cfg_sets(tmp_path: Path) -> None:
+    ansible_cfg = configparser.ConfigParser()
+    ansible_cfg.read(CHECKOUT / "ansible.cfg")
+    definitions = _ask_ansible(DEFINITIONS, dict(os.environ), tmp_path)
+    matched = set()
+    for section in ansible_cfg.sections():
+        for key, value in ansible_cfg.items(section):
+            if (section, key) == ("defaults", "collections_path"):
+                # the runner builds it: talkdeploy's collection, then Ansible's default places
+                assert value.split(":")[1:] == DEFAULT_COLLECTIONS.split(os.pathsep)
+                continue
+            same = [d for d in definitions if [section, key] in d["ini"]]
+            assert same, f"[{section}] {key} is no setting of Ansible's"
+            names = {name for d in same for name in d["env"]} & set(ANSIBLE_SETTINGS)
+            assert len(names) == 1, f"[{section}] {key}: the runner passes {names or 'nothing'}"
+            (name,) = names
+            if same[0]["type"] in ("bool", "boolean"):
+                assert boolean(ANSIBLE_SETTINGS[name]) == boolean(value), name
+            else:
+                assert ANSIBLE_SETTINGS[name] == value, name
+            matched.add(name)
+    assert matched == set(ANSIBLE_SETTINGS), "the runner passes settings ansible.cfg lacks"
+
+
+def test_a_run_outside_the_checkout_pipelines_on_every_connection_that_can(
+    away_from_the_checkout: Path,
+) -> None:
+    env = ansible_environment(collections=away_from_the_checkout)
+    assert env["ANSIBLE_PIPELINING"] == "True"
+    resolved = _ask_ansible(RESOLVED, env, away_from_the_checkout)
+    assert resolved == {
+        "ssh": True,
+        "local": True,
+        "community.docker.docker": True,
+        "ssh host_key_checking": True,
+    }
+
+
+def test_without_the_runners_settings_ansible_would_not_pipeline(
+    away_from_the_checkout: Path,
+) -> None:
+    """The check above can fail: the same question without the runner's environment."""
+    resolved = _ask_ansible(RESOLVED, dict(os.environ), away_from_the_checkout)
+    assert not any(resolved[name] for name in ("ssh", "local", "community.docker.docker"))
+
+
+def test_an_operators_own_setting_wins(
+    away_from_the_checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANSIBLE_PIPELINING", "False")
+    env = ansible_environment(collections=away_from_the_checkout)
+    assert env["ANSIBLE_PIPELINING"] == "False"
+    resolved = _ask_ansible(RESOLVED, env, away_from_the_checkout)
+    assert resolved["ssh"] is resolved["local"] is resolved["community.docker.docker"] is False
+    assert resolved["ssh host_key_checking"] is True
+
+
+def test_an_operators_own_ansible_cfg_key_wins_and_the_rest_still_applies(
+    away_from_the_checkout: Path,
+) -> None:
+    (away_from_the_checkout / "ansible.cfg").write_text("[ssh_connection]\npipelining = false\n")
+    env = ansible_environment(collections=away_from_the_checkout)
+    assert "ANSIBLE_PIPELINING" not in env  # their file decides
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    resolved = _ask_ansible(RESOLVED, env, away_from_the_checkout)
+    assert resolved["ssh"] is False
+
+
+def test_every_setting_names_its_ini_key() -> None:
+    from talkdeploy.runner import INI_KEYS
+
+    assert set(INI_KEYS) == set(ANSIBLE_SETTINGS)
+
+
+# -- plain lines (no terminal) -----------------------------------------------------------------
+
+
+def _plain_text(events: list[dict[str, Any]]) -> list[str]:
+    log = PlainLog()
+    return [line for event in events for line in log.lines(event)]
+
+
+def test_plain_lines_leave_out_a_task_every_host_skipped() -> None:
+    def result(task: str, host: str, status: str, **extra: Any) -> dict[str, Any]:
+        return {"event": "result", "task": task, "host": host, "status": status, **extra}
+
+    events = [
+        {"event": "play_start", "name": "TURN", "hosts": ["turn1", "turn2"]},
+        {"event": "task_start", "task": "coturn : Debian packages", "handler": False},
+        result("Debian packages", "turn1", "skipped"),
+        result("Debian packages", "turn2", "skipped"),
+        {"event": "task_start", "task": "coturn : Config written", "handler": False},
+        result("Config written", "turn1", "skipped"),
+        result("Config written", "turn2", "ok"),
+        {"event": "task_start", "task": "coturn : Port open", "handler": False},
+        result("Port open", "turn1", "failed", msg="nft: no such table"),
+        result("Port open", "turn2", "skipped"),
+        {"event": "task_start", "task": "coturn : Restarted", "handler": True},
+        result("Restarted", "turn2", "skipped"),
+        {"event": "warning", "msg": "no hosts matched"},
+    ]
+    assert _plain_text(events) == [
+        "PLAY TURN",
+        "TASK coturn : Config written",
+        "  ok: turn2",
+        "TASK coturn : Port open",
+        "  failed: turn1 - nft: no such table",
+        "WARNING no hosts matched",
+    ]
+
+
+def test_a_real_run_shows_no_task_that_was_skipped_everywhere(tmp_path: Path) -> None:
+    tasks = """
+    - name: Only on another system
+      ansible.builtin.command: "false"
+      when: false
+    - name: Nothing to do
+      ansible.builtin.command: "true"
+      changed_when: false
+    """
+    out = io.StringIO()
+    with ProgressView(Console(file=out, width=120), live=False) as view:
+        run_playbook(
+            _playbook(tmp_path, tasks),
+            RunOptions(inventory=_inventory(tmp_path)),
+            collections=tmp_path,
+            on_event=view,
+        )
+    lines = out.getvalue().splitlines()
+    assert "TASK Nothing to do" in lines
+    assert "  ok: box" in lines
+    assert not [line for line in lines if "Only on another system" in line]

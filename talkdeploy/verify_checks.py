@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from talkdeploy.host_reports import NextcloudReport, TurnReport, effective_secret
 from talkdeploy.probe import Check
+from talkdeploy.runner import EXIT_INVALID
 from talkdeploy.shared import masking
 
 if TYPE_CHECKING:
     from talkdeploy.host_reports import Reports
     from talkdeploy.model import Deployment
+    from talkdeploy.runner import RunResult
 
 LOST = re.compile(r"Total lost packets\s+(\d+)\s+\(([\d.]+)%\)")
 
@@ -87,9 +89,31 @@ def read_checks(reports: Reports, seconds: float) -> list[Check]:
         Check(f["host"], f"read state ({f['status']})", False, 0.0, f"{f['task']}: {f['msg']}")
         for f in reports.run.failures
     ]
-    if reports.run.exit_code == 1:
+    if reports.run.exit_code == EXIT_INVALID:
         checks.append(Check("-", "read state", False, round(seconds, 3), reports.run.log_tail))
     return checks
+
+
+def unread_reason(run: RunResult, host: str) -> str | None:
+    """Why the read-only playbook has no report from `host`, when that only follows from a
+    failure read_checks already shows; None when nothing explains it."""
+    statuses = {f["status"] for f in run.failures if f["host"] == host}
+    if "unreachable" in statuses:
+        return f"{host} was unreachable"
+    if statuses:
+        return f"reading {host} failed"
+    if run.exit_code == EXIT_INVALID:
+        return "ansible-playbook did not run"
+    stopped_by = sorted({_failed_host(f["host"], run) for f in run.failures})
+    if stopped_by:
+        # Once every host of a play failed, Ansible runs none of the later plays (ansible-core
+        # 2.19 lib/ansible/executor/playbook_executor.py, PlaybookExecutor.run, break_play).
+        return "Ansible stopped before reaching it, after " + ", ".join(stopped_by)
+    return None
+
+
+def _failed_host(host: str, run: RunResult) -> str:
+    return f"{host} was unreachable" if host in unreachable_hosts(run) else f"{host} failed"
 
 
 def _ca_file(deployment: Deployment, host: str) -> str | None:
@@ -104,6 +128,14 @@ def probe_checks(deployment: Deployment, reports: Reports, timeout: float) -> li
     checks: list[Check] = []
     for server in deployment.turn_servers:
         secret = effective_secret(deployment, reports, server.name)
+        unread = None if server.name in reports.turn else unread_reason(reports.run, server.name)
+        if not secret and unread:
+            # The probes run from here and need no SSH, only the secret; it was on the host.
+            reason = (
+                f"{unread}, so coturn's static-auth-secret was not read (none in the inventory)"
+            )
+            checks.append(Check.not_run(server.name, "stun/turn probes", reason))
+            continue
         if not secret:
             reason = "no static-auth-secret in the inventory or on the host"
             checks.append(Check(server.name, "secret known", False, 0.0, reason))
@@ -130,11 +162,19 @@ def talk_checks(deployment: Deployment, reports: Reports) -> list[Check]:
     for host in deployment.nextcloud_hosts:
         nextcloud = reports.nextcloud.get(host.name)
         if nextcloud is None:
-            checks.append(Check(host.name, "talk settings read", False, 0.0, "not read"))
+            unread = unread_reason(reports.run, host.name)
+            if unread:
+                checks.append(Check.not_run(host.name, "talk settings read", unread))
+            else:
+                checks.append(Check(host.name, "talk settings read", False, 0.0, "not read"))
             continue
         for server in deployment.turn_servers:
             turn = reports.turn.get(server.name)
             if turn is None:
+                unread = unread_reason(reports.run, server.name)
+                if unread:
+                    name = f"talk settings match {server.name}"
+                    checks.append(Check.not_run(host.name, name, f"not compared: {unread}"))
                 continue
             secret = effective_secret(deployment, reports, server.name)
             checks.append(talk_matches_coturn(nextcloud, turn, secret))
@@ -145,6 +185,9 @@ def uclient_checks(from_host: str, reports: Reports) -> list[Check]:
 
     runs = reports.uclient.get(from_host)
     if runs is None:
+        unread = unread_reason(reports.run, from_host)
+        if unread:
+            return [Check.not_run(from_host, "turnutils_uclient", unread)]
         return [Check(from_host, "turnutils_uclient", False, 0.0, "did not run on that host")]
     checks = []
     for run in runs:
@@ -157,3 +200,23 @@ def uclient_checks(from_host: str, reports: Reports) -> list[Check]:
             )
         )
     return checks
+
+
+def unreachable_hosts(run: RunResult) -> set[str]:
+    return {f["host"] for f in run.failures if f["status"] == "unreachable"}
+
+
+def skip_unreachable(hosts: list[str], run: RunResult, name: str) -> tuple[list[str], list[Check]]:
+    """`hosts` split into those worth another playbook run and a not-run `name` check for each
+    host the read found unreachable: that host is already reported once, by read_checks."""
+    unreachable = unreachable_hosts(run)
+    skipped = [Check.not_run(h, name, f"{h} was unreachable") for h in hosts if h in unreachable]
+    return [h for h in hosts if h not in unreachable], skipped
+
+
+def limit_excluding(limit: str | None, hosts: set[str]) -> str | None:
+    """An Ansible --limit pattern: `limit` (or all hosts) without `hosts` (patterns joined by
+    commas, `!` excludes; Ansible docs, "Patterns: targeting hosts and groups")."""
+    if not hosts:
+        return limit
+    return ",".join([limit or "all", *(f"!{host}" for host in sorted(hosts))])

@@ -238,3 +238,8 @@ def test_a_closed_port_fails_within_the_timeout(coturn: Coturn) -> None:
     assert not checks["stun binding (udp)"].ok
     assert not checks["turn allocation (tcp)"].ok
     assert all(check.seconds < 5 for check in checks.values())
+    # Found closed by the first check on it, the UDP port is not dialled again.
+    later = checks["turn allocation (udp)"]
+    assert not later.ok
+    assert later.detail.startswith("not tried: udp"), later.detail
+    assert '"stun binding (udp)"' in later.detail

@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from talkdeploy.host_reports import NextcloudReport, parse_nextcloud, parse_turn
+import pytest
+from inventory_factory import CLOUD, REAL_ROLES, TURN, write_inventory
+from rich.console import Console
+
+from talkdeploy.commands.verify import draw_checks
+from talkdeploy.host_reports import NextcloudReport, Reports, parse_nextcloud, parse_turn
+from talkdeploy.inventory import load
+from talkdeploy.model import build
+from talkdeploy.probe import Check
+from talkdeploy.runner import RunResult
 from talkdeploy.shared import masking
-from talkdeploy.verify_checks import talk_matches_coturn, uclient_check
+from talkdeploy.verify_checks import (
+    limit_excluding,
+    probe_checks,
+    read_checks,
+    skip_unreachable,
+    talk_checks,
+    talk_matches_coturn,
+    uclient_check,
+    uclient_checks,
+)
+
+if TYPE_CHECKING:
+    from talkdeploy.model import Deployment
 
 SECRET = "a" * 64
 ENDPOINT = {
@@ -166,3 +193,142 @@ def test_without_process_names_every_listening_socket_counts() -> None:
         {"host": "turn1", "state": "socket=udp UNCONN 0 0 172.26.0.2:443 0.0.0.0:*\n"}
     )
     assert unnamed.listening == [("udp", 443)]
+
+
+# --- A host that was not reached is reported once (its read state), not again by the checks
+# that only follow from it. -------------------------------------------------------------------
+
+
+def _run(*events: dict[str, object]) -> RunResult:
+    """A RunResult folded from callback events, as the runner builds it."""
+    run = RunResult(returncode=0)
+    for event in events:
+        run.apply(event)
+    return run
+
+
+def _unreachable(host: str) -> dict[str, object]:
+    return {"event": "result", "host": host, "status": "unreachable", "task": "t", "msg": "refused"}
+
+
+def _stats(**hosts: dict[str, int]) -> dict[str, object]:
+    return {"event": "stats", "hosts": hosts}
+
+
+def _deployment(tmp_path: Path, secret: str | None = None) -> Deployment:
+    group_vars = {"turn_servers": {"coturn_static_auth_secret": secret}} if secret else None
+    inventory = write_inventory(tmp_path / "inv", group_vars=group_vars)
+    deployment, problems = build(load(inventory, roles_dir=REAL_ROLES))
+    assert not [p for p in problems if p.severity == "error"], problems
+    return deployment
+
+
+# The whole run stopped after the only TURN server was unreachable (no play reached the
+# Nextcloud host): what ansible-playbook reports when coturn's host is down.
+STOPPED = (_unreachable(TURN), _stats(**{TURN: {"unreachable": 1}}))
+
+
+def test_an_unreachable_host_without_an_inventory_secret_is_not_probed_nor_failed_twice(
+    tmp_path: Path,
+) -> None:
+    reports = Reports(_run(*STOPPED))
+    checks = read_checks(reports, 0.0) + probe_checks(_deployment(tmp_path), reports, 1.0)
+    failed = [(c.host, c.name) for c in checks if not c.ok and not c.skipped]
+    assert failed == [(TURN, "read state (unreachable)")]
+    assert "secret known" not in {c.name for c in checks}
+    probes = next(c for c in checks if c.skipped)
+    assert (probes.host, probes.name, probes.ok) == (TURN, "stun/turn probes", False)
+    assert probes.detail.startswith(f"{TURN} was unreachable")
+
+
+def test_a_reached_host_without_a_secret_still_fails_secret_known(tmp_path: Path) -> None:
+    turn = _turn("listening-port=443\n")  # read, but coturn's file has no static-auth-secret
+    turn.host = TURN
+    reports = Reports(_run(_stats(**{TURN: {"ok": 3}})), turn={TURN: turn})
+    checks = probe_checks(_deployment(tmp_path), reports, 1.0)
+    assert [(c.name, c.ok, c.skipped) for c in checks] == [("secret known", False, False)]
+
+
+def test_a_nextcloud_host_the_run_never_reached_is_not_run_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    checks = talk_checks(_deployment(tmp_path), Reports(_run(*STOPPED)))
+    assert [(c.host, c.name, c.skipped) for c in checks] == [(CLOUD, "talk settings read", True)]
+    assert checks[0].detail == f"Ansible stopped before reaching it, after {TURN} was unreachable"
+
+
+def test_a_nextcloud_host_missing_from_a_clean_run_is_a_failure(tmp_path: Path) -> None:
+    run = _run(_stats(**{TURN: {"ok": 3}, CLOUD: {"ok": 3}}))
+    checks = talk_checks(_deployment(tmp_path), Reports(run))
+    assert [(c.name, c.ok, c.skipped, c.detail) for c in checks] == [
+        ("talk settings read", False, False, "not read")
+    ]
+
+
+def test_talk_is_not_compared_with_a_turn_server_that_was_not_read(tmp_path: Path) -> None:
+    run = _run(_unreachable(TURN), _stats(**{TURN: {"unreachable": 1}, CLOUD: {"ok": 3}}))
+    reports = Reports(run, nextcloud={CLOUD: _talk([GOOD])})
+    checks = talk_checks(_deployment(tmp_path), reports)
+    assert [(c.name, c.skipped) for c in checks] == [(f"talk settings match {TURN}", True)]
+    assert checks[0].detail == f"not compared: {TURN} was unreachable"
+
+
+def test_uclient_on_an_unreachable_host_is_not_run() -> None:
+    run = _run(_unreachable(CLOUD), _stats(**{CLOUD: {"unreachable": 1}}))
+    (check,) = uclient_checks(CLOUD, Reports(run))
+    assert (check.skipped, check.detail) == (True, f"{CLOUD} was unreachable")
+    (clean,) = uclient_checks(CLOUD, Reports(_run(_stats(**{CLOUD: {"ok": 1}}))))
+    assert (clean.ok, clean.skipped) == (False, False)
+
+
+def test_the_conversation_check_leaves_unreachable_hosts_out() -> None:
+    run = _run(_unreachable(CLOUD), _stats(**{CLOUD: {"unreachable": 1}, "cloud2": {"ok": 1}}))
+    reachable, skipped = skip_unreachable([CLOUD, "cloud2"], run, "conversation check")
+    assert reachable == ["cloud2"]
+    assert [(c.host, c.skipped) for c in skipped] == [(CLOUD, True)]
+    assert limit_excluding(None, {CLOUD}) == f"all,!{CLOUD}"
+    assert limit_excluding("nextcloud", {CLOUD, "b"}) == f"nextcloud,!b,!{CLOUD}"
+    assert limit_excluding("nextcloud", set()) == "nextcloud"
+
+
+def test_the_table_counts_not_run_checks_apart_from_failures() -> None:
+    checks = [
+        Check(TURN, "read state (unreachable)", False, 0.0, "refused"),
+        Check.not_run(TURN, "stun/turn probes", f"{TURN} was unreachable"),
+    ]
+    console = Console(record=True, width=200, color_system=None)
+    draw_checks(console, [c.as_dict() for c in checks])
+    text = console.export_text()
+    assert "skipped" in text
+    assert f"1 of 1 checks failed: {TURN}: read state (unreachable)" in text
+    assert f"1 not run: {TURN}: stun/turn probes" in text
+
+
+SSH_CLIENT = shutil.which("ssh")
+
+
+@pytest.mark.skipif(SSH_CLIENT is None, reason="Ansible's ssh connection needs an ssh client")
+def test_verify_reports_an_unreachable_turn_host_once_and_exits_3(tmp_path: Path) -> None:
+    # SSH to a loopback port nothing listens on: refused at once; nothing leaves the machine.
+    inventory = write_inventory(
+        tmp_path / "inv",
+        groups={
+            "turn_servers": {TURN: {"ansible_host": "127.0.0.1", "ansible_port": 9}},
+            "nextcloud": {CLOUD: {"ansible_host": "127.0.0.1", "ansible_port": 9}},
+        },
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "talkdeploy", "--output", "json", "verify", "-i", str(inventory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 3, run.stdout + run.stderr
+    data = json.loads(run.stdout)
+    assert data["ok"] is False
+    failed = [(c["host"], c["name"]) for c in data["checks"] if not c["ok"] and not c["skipped"]]
+    assert failed == [(TURN, "read state (unreachable)")]
+    skipped = {(c["host"], c["name"]) for c in data["checks"] if c["skipped"]}
+    assert skipped == {(TURN, "stun/turn probes"), (CLOUD, "talk settings read")}

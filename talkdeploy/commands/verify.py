@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,8 @@ def command(
     talk_conversation_peer: str | None,
 ) -> None:
     """STUN, TURN over UDP/TCP/TLS, wrong secret refused, no relay to internal networks,
-    and Talk's TURN settings equal to coturn's. Each check: pass/fail and time taken.
+    and Talk's TURN settings equal to coturn's. Each check: pass/fail and time taken;
+    "skipped" when it only follows from a host that was not reached (reported once).
 
     Exit status 0 only when every check passes; 2 when one fails, 3 when a host was
     unreachable, 1 invalid input.
@@ -64,7 +66,15 @@ def command(
     from talkdeploy.conversation_check import checked_users, conversation_checks
     from talkdeploy.host_reports import read_hosts
     from talkdeploy.runner import Masker
-    from talkdeploy.verify_checks import probe_checks, read_checks, talk_checks, uclient_checks
+    from talkdeploy.verify_checks import (
+        limit_excluding,
+        probe_checks,
+        read_checks,
+        skip_unreachable,
+        talk_checks,
+        uclient_checks,
+        unreachable_hosts,
+    )
 
     conversation = checked_users(talk_conversation, talk_conversation_peer)  # before any host
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
@@ -92,7 +102,13 @@ def command(
         checks += uclient_checks(from_host, reports)
     if conversation:
         hosts = [h.name for h in deployment.nextcloud_hosts]
-        checks += conversation_checks(options, masker, hosts, *conversation)
+        reachable, skipped = skip_unreachable(hosts, reports.run, "conversation check")
+        checks += skipped
+        if reachable:
+            limit = limit_excluding(options.limit, unreachable_hosts(reports.run))
+            checks += conversation_checks(
+                replace(options, limit=limit), masker, reachable, *conversation
+            )
     data: dict[str, Any] = masker.deep(
         {"ok": all(c.ok for c in checks), "checks": [c.as_dict() for c in checks]}
     )
@@ -106,6 +122,18 @@ def command(
     ctx.exit(3 if reports.run.exit_code == 3 else 2)
 
 
+def _result(check: dict[str, Any]) -> str:
+    if check.get("skipped"):
+        return "[yellow]skipped[/yellow]"
+    return "[green]pass[/green]" if check["ok"] else "[red]FAIL[/red]"
+
+
+def _names(checks: list[dict[str, Any]]) -> str:
+    from rich.markup import escape
+
+    return escape(", ".join(f"{c['host']}: {c['name']}" for c in checks))
+
+
 def draw_checks(console: Console, checks: list[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -114,18 +142,23 @@ def draw_checks(console: Console, checks: list[dict[str, Any]]) -> None:
     for column in ("host", "check", "result", "seconds", "detail"):
         table.add_column(column)
     for check in checks:
-        result = "[green]pass[/green]" if check["ok"] else "[red]FAIL[/red]"
         table.add_row(
             escape(check["host"]),
             escape(check["name"]),
-            result,
+            _result(check),
             f"{check['seconds']:.3f}",
             escape(check["detail"]),
         )
     console.print(table)
-    failed = [c for c in checks if not c["ok"]]
+    skipped = [c for c in checks if c.get("skipped")]
+    failed = [c for c in checks if not c["ok"] and not c.get("skipped")]
+    ran = len(checks) - len(skipped)
     if failed:
-        console.print(f"[red]{len(failed)} of {len(checks)} checks failed:[/red] "
-                      + escape(", ".join(f"{c['host']}: {c['name']}" for c in failed)))  # fmt: skip
-    else:
-        console.print(f"[green]all {len(checks)} checks passed[/green]")
+        console.print(f"[red]{len(failed)} of {ran} checks failed:[/red] " + _names(failed))
+    elif ran:
+        that_ran = " that ran" if skipped else ""
+        console.print(f"[green]all {ran} checks{that_ran} passed[/green]")
+    if skipped:
+        # Not run because of a failure shown above (an unreachable host): not failures of
+        # their own, and nothing they would prove was proven.
+        console.print(f"[yellow]{len(skipped)} not run:[/yellow] " + _names(skipped))

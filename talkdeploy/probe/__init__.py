@@ -8,7 +8,11 @@ from typing import Any
 
 @dataclass
 class Check:
-    """One named check on one host: passed or not, how long it took, and why."""
+    """One named check on one host: passed or not, how long it took, and why.
+
+    `skipped`: not run, because it only follows from a failure another check already shows
+    (a host that was unreachable); `ok` stays False, as nothing was proven.
+    """
 
     host: str
     name: str
@@ -16,6 +20,11 @@ class Check:
     seconds: float
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+    @classmethod
+    def not_run(cls, host: str, name: str, reason: str) -> Check:
+        return cls(host, name, False, 0.0, reason, skipped=True)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,7 +13,11 @@ long-term credential handling); only the choice of requests is ours. The
 lower-level protocol classes (TurnClientUdpProtocol / TurnClientTcpProtocol)
 are used instead of `create_turn_endpoint` because CreatePermission needs the
 raw TURN client and TLS needs our own SNI (the TURN domain, not the address
-dialled).
+dialled). The UDP one comes through talkdeploy.probe.udp_client, which also
+hears ICMP port unreachable.
+
+The checks of one server run one after the other; an endpoint that gave no
+answer to one of them is not dialled again by the next (EndpointMemo).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from talkdeploy.probe import Check
@@ -87,13 +91,15 @@ async def _open(
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
 ) -> TurnClient:
-    from aioice.turn import TurnClientTcpProtocol, TurnClientUdpProtocol
+    from aioice.turn import TurnClientTcpProtocol
+
+    from talkdeploy.probe.udp_client import UdpTurnClient
 
     username, password = credentials if credentials else (None, None)
     loop = asyncio.get_running_loop()
     if transport == "udp":
         _, udp = await loop.create_datagram_endpoint(
-            lambda: TurnClientUdpProtocol(
+            lambda: UdpTurnClient(
                 (ip, port), username, password, lifetime=60, channel_refresh_time=500
             ),
             remote_addr=(ip, port),
@@ -178,28 +184,96 @@ async def allocate(
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+    from aioice import stun
+
+    from talkdeploy.probe.udp_client import PortUnreachable
+
+    if isinstance(error, TimeoutError | asyncio.TimeoutError | stun.TransactionTimeout):
         return "no answer (timed out): port filtered or server down"
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"TLS certificate rejected: {error.verify_message}"
+    if isinstance(error, PortUnreachable):
+        return str(error)
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
     text = str(error) or type(error).__name__
     return text
 
 
-async def _timed(
-    host: str,
-    name: str,
-    work: Callable[[], Awaitable[tuple[bool, str, dict[str, Any]]]],
-    timeout: float,
-) -> Check:
-    started = time.monotonic()
-    try:
-        ok, detail, data = await asyncio.wait_for(work(), timeout)
-    except Exception as error:  # every failure becomes a failed check with its reason
-        ok, detail, data = False, _describe(error), {}
-    return Check(host, name, ok, round(time.monotonic() - started, 3), detail, data)
+Endpoint = tuple[str, int]  # ("udp" | "tcp", port): what a check dials; TLS travels over TCP
+
+
+def _endpoint(transport: str, port: int) -> Endpoint:
+    return ("udp" if transport == "udp" else "tcp", port)
+
+
+def _no_answer(error: BaseException) -> bool:
+    """Nothing answered: refused (TCP reset, ICMP port unreachable) or silent until the timeout."""
+    from aioice import stun
+
+    return isinstance(error, TimeoutError | ConnectionRefusedError | stun.TransactionTimeout)
+
+
+def _an_answer(error: BaseException | None) -> bool:
+    """The server spoke: success, a STUN error response, or a TLS handshake that went wrong."""
+    from aioice import stun
+
+    return error is None or isinstance(error, stun.TransactionFailed | ssl.SSLError)
+
+
+@dataclass
+class EndpointMemo:
+    """What one server's checks, run one after the other, learnt about each of its endpoints.
+
+    Once an endpoint did not answer a check, the later checks on it are not tried: each would
+    only wait out its own timeout and STUN retransmissions to learn the same thing (with coturn
+    down, verify took 8-16 s per check). The first contact keeps its whole timeout, so a lossy
+    network still gets every retransmission aioice makes (RFC 8489 section 6.2.1). An endpoint
+    that answered once is not written off by a later timeout: that failure is its own check's.
+    """
+
+    ip: str
+    answered: set[Endpoint] = field(default_factory=set)
+    silent: dict[Endpoint, tuple[str, str]] = field(default_factory=dict)  # (first check, reason)
+
+    def learn(self, endpoint: Endpoint, check: str, error: BaseException | None) -> None:
+        if _an_answer(error):
+            self.answered.add(endpoint)
+        elif error is not None and _no_answer(error) and endpoint not in self.answered:
+            self.silent.setdefault(endpoint, (check, _describe(error)))
+
+    def not_tried(self, endpoint: Endpoint) -> str | None:
+        """Why a check on `endpoint` is not tried; None when it is worth trying."""
+        if endpoint not in self.silent:
+            return None
+        check, reason = self.silent[endpoint]
+        transport, port = endpoint
+        return f'not tried: {transport} {self.ip}:{port} did not answer "{check}": {reason}'
+
+
+Work = Callable[[], Awaitable[tuple[bool, str, dict[str, Any]]]]
+
+
+@dataclass
+class _ServerChecks:
+    host: str
+    memo: EndpointMemo
+    timeout: float
+
+    async def check(self, name: str, endpoint: Endpoint, work: Work) -> Check:
+        """Run `work` within the timeout, unless `endpoint` is already known not to answer."""
+        skip = self.memo.not_tried(endpoint)
+        if skip:
+            return Check(self.host, name, False, 0.0, skip)
+        started = time.monotonic()
+        try:
+            ok, detail, data = await asyncio.wait_for(work(), self.timeout)
+        except Exception as error:  # every failure becomes a failed check with its reason
+            self.memo.learn(endpoint, name, error)
+            ok, detail, data = False, _describe(error), {}
+        else:
+            self.memo.learn(endpoint, name, None)
+        return Check(self.host, name, ok, round(time.monotonic() - started, 3), detail, data)
 
 
 def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
@@ -233,6 +307,7 @@ async def probe_server(
             )
         ]
     creds = rest_credentials(secret)
+    server = _ServerChecks(host, EndpointMemo(ip), timeout)
     checks: list[Check] = []
 
     async def binding() -> tuple[bool, str, dict[str, Any]]:
@@ -263,14 +338,15 @@ async def probe_server(
         return False, f"ALLOCATED with a wrong secret: {got['relayed']}", {}
 
     if target.udp:
-        checks.append(await _timed(host, "stun binding (udp)", binding, timeout))
+        checks.append(await server.check("stun binding (udp)", ("udp", target.port), binding))
     for transport in ("udp", "tcp"):
         if getattr(target, transport):
 
             async def run(transport: str = transport) -> tuple[bool, str, dict[str, Any]]:
                 return await relay(transport)
 
-            checks.append(await _timed(host, f"turn allocation ({transport})", run, timeout))
+            name = f"turn allocation ({transport})"
+            checks.append(await server.check(name, _endpoint(transport, target.port), run))
     if target.tls and target.tls_port is not None:
         # Talk's `turns:` URL names listening-port (coturn also speaks TLS there); clients
         # configured by hand often use tls-listening-port. Both must work.
@@ -279,56 +355,63 @@ async def probe_server(
             async def run_tls(port: int = port) -> tuple[bool, str, dict[str, Any]]:
                 return await relay_tls(port)
 
-            checks.append(await _timed(host, f"turns allocation (tls :{port})", run_tls, timeout))
+            name = f"turns allocation (tls :{port})"
+            checks.append(await server.check(name, _endpoint("tls", port), run_tls))
 
     main_transport = "udp" if target.udp else "tcp"
 
     async def refused() -> tuple[bool, str, dict[str, Any]]:
         return await wrong_secret(main_transport)
 
-    checks.append(await _timed(host, f"wrong secret refused ({main_transport})", refused, timeout))
+    name = f"wrong secret refused ({main_transport})"
+    checks.append(await server.check(name, _endpoint(main_transport, target.port), refused))
     checks.extend(
         await _denied_peer_checks(
-            host, ip, target.port, main_transport, creds, tuple(denied_peers), timeout
+            server, ip, target.port, main_transport, creds, tuple(denied_peers)
         )
     )
     return checks
 
 
 async def _denied_peer_checks(
-    host: str,
+    server: _ServerChecks,
     ip: str,
     port: int,
     transport: str,
     creds: tuple[str, str],
     peers: tuple[str, ...],
-    timeout: float,
 ) -> list[Check]:
     """One CreatePermission per denied peer on one allocation: each must be refused."""
+    host = server.host
+    names = {peer: f"relay to {peer} refused" for peer in peers}
+    endpoint = _endpoint(transport, port)
+    skip = server.memo.not_tried(endpoint)
+    if skip:
+        return [Check(host, name, False, 0.0, skip) for name in names.values()]
     started = time.monotonic()
     try:
-        got = await asyncio.wait_for(allocate(ip, port, transport, creds, peers=peers), timeout * 2)
+        got = await asyncio.wait_for(
+            allocate(ip, port, transport, creds, peers=peers), server.timeout * 2
+        )
     except Exception as error:
+        server.memo.learn(endpoint, "relay to denied peers", error)
         seconds = round(time.monotonic() - started, 3)
         return [
             Check(
-                host,
-                f"relay to {peer} refused",
-                False,
-                seconds,
-                f"could not test: allocation failed: {_describe(error)}",
+                host, name, False, seconds, f"could not test: allocation failed: {_describe(error)}"
             )
-            for peer in peers
+            for name in names.values()
         ]
+    server.memo.learn(endpoint, "relay to denied peers", None)
     seconds = round((time.monotonic() - started) / max(len(peers), 1), 3)
     checks = []
-    for peer in peers:
+    for peer, name in names.items():
         answer = got["permissions"][peer]
         if answer is None:
             checks.append(
                 Check(
                     host,
-                    f"relay to {peer} refused",
+                    name,
                     False,
                     seconds,
                     "OPEN RELAY: CreatePermission granted; add it to coturn_denied_peer_ips",
@@ -340,16 +423,14 @@ async def _denied_peer_checks(
             checks.append(
                 Check(
                     host,
-                    f"relay to {peer} refused",
+                    name,
                     True,
                     seconds,
                     f"refused ({answer}): no IPv6 relay towards this peer",
                 )
             )
         else:
-            checks.append(
-                Check(host, f"relay to {peer} refused", True, seconds, f"refused ({answer})")
-            )
+            checks.append(Check(host, name, True, seconds, f"refused ({answer})"))
     return checks
 
 

@@ -23,7 +23,9 @@ settings the check cannot reproduce (ProxyJump, host certificates, a vault-locke
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
+import shlex
 import socket
 import time
 from collections.abc import Iterable
@@ -103,8 +105,6 @@ def known_name(address: str, port: int) -> str:
 
 
 def _matches(pattern: str, name: str) -> bool:
-    import fnmatch
-
     from paramiko.hostkeys import HostKeys  # type: ignore[import-untyped]
 
     if pattern.startswith("|1|"):
@@ -158,7 +158,7 @@ def changed_key(target: SshTarget, offered: Any, known: list[KnownKey]) -> HostK
         "someone may be intercepting the connection, or the host was reinstalled; compare the "
         "new fingerprint with the host's console (ssh-keygen -lf "
         "/etc/ssh/ssh_host_ed25519_key.pub), and only then: "
-        f"ssh-keygen -R {_quoted(name)} -f {_quoted(first.file)} and add the new key"
+        f"ssh-keygen -R {shlex.quote(name)} -f {shlex.quote(first.file)} and add the new key"
     )
     return HostKeyProblem(detail, fix)
 
@@ -173,17 +173,12 @@ def unknown_key(target: SshTarget, offered: Any) -> HostKeyProblem:
     fix = (
         "compare the fingerprint with the host's console (ssh-keygen -lf "
         "/etc/ssh/ssh_host_ed25519_key.pub), then add it: "
-        f"ssh-keyscan -t {key_type(offered).lower()}{port} {target.address} >> {_quoted(add_to)}"
+        f"ssh-keyscan -t {key_type(offered).lower()}{port} {target.address} "
+        f">> {shlex.quote(add_to)}"
     )
     if target.connection == "paramiko":
         fix += " (Ansible's paramiko reads ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts only)"
     return HostKeyProblem(detail, fix)
-
-
-def _quoted(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 def classify(error: BaseException) -> str:

@@ -68,6 +68,17 @@ def _target(sshd: Sshd, **changes: object) -> SshTarget:
     return SshTarget(**fields)  # type: ignore[arg-type]
 
 
+def _operator_ssh_vars(sshd: Sshd) -> str:
+    """`all: vars:` lines as a careful operator writes them: a sudo user, a key, and their own
+    known_hosts file given to OpenSSH (which the preflight must read too)."""
+    return (
+        "    ansible_user: deploy\n"
+        f"    ansible_ssh_private_key_file: {sshd.key}\n"
+        f"    ansible_ssh_common_args: -o UserKnownHostsFile={sshd.known_hosts}"
+        " -o StrictHostKeyChecking=yes\n"
+    )
+
+
 @pytest.mark.docker
 def test_a_reachable_host_that_can_sudo_passes(sshd: Sshd) -> None:
     reach = check(_target(sshd))
@@ -133,11 +144,7 @@ def test_every_unreachable_host_is_reported_at_once(sshd: Sshd, tmp_path: Path) 
         f"""
 all:
   vars:
-    ansible_user: deploy
-    ansible_ssh_private_key_file: {sshd.key}
-    # The operator's own known_hosts file, as OpenSSH is told about it: the preflight reads it.
-    ansible_ssh_common_args: -o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes
-  children:
+{_operator_ssh_vars(sshd)}  children:
     turn_servers:
       hosts:
         good: {{ansible_host: {sshd.ip}}}
@@ -231,10 +238,7 @@ def test_plan_over_ssh_on_a_fresh_host_shows_what_apply_would_do(
         f"""
 all:
   vars:
-    ansible_user: deploy
-    ansible_ssh_private_key_file: {sshd.key}
-    ansible_ssh_common_args: -o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes
-    ansible_python_interpreter: /usr/bin/python3
+{_operator_ssh_vars(sshd)}    ansible_python_interpreter: /usr/bin/python3
   children:
     turn_servers:
       hosts:

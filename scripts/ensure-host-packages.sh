@@ -4,8 +4,9 @@
 #              installs a server too; it is not enabled and nothing starts it here)
 #   php-cli    runs the occ emulator's own unit tests as `php occ`, like the real occ
 #   openssl    self-signed certificates for the TLS tests
+#   openssh-client  ssh, ssh-keygen, ssh-keyscan: the SSH lab (`lab up --ssh`) and its tests
 set -euo pipefail
-needed=(coturn php-cli openssl)
+needed=(coturn php-cli openssl openssh-client)
 missing=()
 for package in "${needed[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")

@@ -27,9 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+from talkdeploy import lab_ssh
+from talkdeploy.lab_ssh import SshAccess
 
 LABEL = "talkdeploy.lab"  # value: the lab's name; every container and the network carry it
 ROLE_LABEL = "talkdeploy.lab.role"  # turn | nextcloud | client | network
@@ -56,7 +59,11 @@ CLIENT_CA = "/etc/talkdeploy-lab/ca.crt"
 NEXTCLOUD_DIR = "/var/www/nextcloud"
 PROVISIONED_MARKER = "/etc/talkdeploy-lab-provisioned"
 
+# The roles `lab up --ssh` reaches over SSH; the client stays a `docker exec` test tool.
+SSH_ROLES = ("turn", "nextcloud")
+
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 class LabError(RuntimeError):
@@ -99,10 +106,12 @@ class LabUp:
     inventory: Path
     ca_certificate: Path
     created: list[str] = field(default_factory=list)
+    ssh: dict[str, SshAccess] = field(default_factory=dict)  # container -> how SSH reaches it
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "ssh": {name: access.as_dict() for name, access in self.ssh.items()},
             "distro": self.distro,
             "network": self.network,
             "subnet": self.subnet,
@@ -154,30 +163,41 @@ def inventory_text(
     subnet: str,
     ca_certificate: Path,
     written_at: dt.datetime,
+    ssh: Mapping[str, SshAccess] | None = None,
 ) -> str:
-    """The lab's Ansible inventory: plain YAML with a comment on every choice."""
+    """The lab's Ansible inventory: plain YAML with a comment on every choice.
+
+    `ssh` (role -> access, from `lab up --ssh`): those hosts are reached over SSH as a sudo
+    user; the others, and all of them without it, with `docker exec`.
+    """
     turn = container_name(lab, "turn")
     nextcloud = container_name(lab, "nextcloud")
     client = container_name(lab, "client")
     turn_address = addresses["turn"]
     public_name = turn_public_name(lab)
+    turn_ssh = _ssh_host_vars((ssh or {}).get("turn"))
+    nextcloud_ssh = _ssh_host_vars((ssh or {}).get("nextcloud"))
+    # With --ssh, SSH hosts carry no ansible_connection, as in an operator's inventory: a
+    # host's ansible_connection would win over `--connection paramiko` (variable precedence).
+    docker_connection = "ansible_connection: community.docker.docker"
+    all_connection = "" if ssh else f"    {docker_connection}\n"
+    client_connection = f"          {docker_connection}\n" if ssh else ""
     return f"""\
 # The talkdeploy lab's inventory, written by `talkdeploy lab up` ({written_at:%Y-%m-%d %H:%M} UTC).
 # Lab `{lab}` on {distro}: three local containers on the Docker network {lab} ({subnet}).
 #   {turn:<28} TURN server: real coturn, real nftables firewall
 #   {nextcloud:<28} "Nextcloud": the occ EMULATOR, a stand-in for Nextcloud's occ
 #   {client:<28} a client with turnutils_uclient
-# Ansible reaches them with `docker exec` (community.docker.docker connection): no SSH, no keys.
+{_connection_comment(ssh or {})}
 # `talkdeploy lab up` rewrites this file; `talkdeploy lab down` removes the containers.
 all:
   vars:
-    ansible_connection: community.docker.docker
-    ansible_python_interpreter: /usr/bin/python3
+{all_connection}    ansible_python_interpreter: /usr/bin/python3
   children:
     turn_servers:
       hosts:
         {turn}:
-          # Where talkdeploy verify, on this workstation, sends its STUN/TURN probes:
+{turn_ssh}          # Where talkdeploy verify, on this workstation, sends its STUN/TURN probes:
           # the container's address on the lab network, routed by the Docker bridge.
           talkdeploy_probe_address: {turn_address}
           # The CA that signed the lab's self-signed certificate, so the TLS probe verifies it.
@@ -205,7 +225,7 @@ all:
     nextcloud:
       hosts:
         {nextcloud}:
-      vars:
+{nextcloud_ssh}      vars:
         # The occ emulator is installed like a tarball Nextcloud (no Docker image, no snap):
         # `sudo -u www-data php {NEXTCLOUD_DIR}/occ`.
         talk_nextcloud_install: bare
@@ -213,7 +233,30 @@ all:
     lab_clients:
       hosts:
         {client}:
-"""
+{client_connection}"""
+
+
+def _connection_comment(ssh: Mapping[str, SshAccess]) -> str:
+    if not ssh:
+        return (
+            "# Ansible reaches them with `docker exec` (community.docker.docker connection): "
+            "no SSH, no keys."
+        )
+    names = ", ".join(sorted(ssh))
+    return (
+        f"# `--ssh`: Ansible reaches the {names} hosts over SSH, as the non-root sudo user\n"
+        "# `deploy`, with the lab's own key and known_hosts file (.ssh/ next to this file:\n"
+        "# an unknown or changed host key is refused); the others with `docker exec`."
+    )
+
+
+def _ssh_host_vars(access: SshAccess | None) -> str:
+    if access is None:
+        return ""
+    # JSON scalars are YAML scalars: a path with spaces or a colon stays one string.
+    return "".join(
+        f"          {key}: {json.dumps(value)}\n" for key, value in access.host_vars().items()
+    )
 
 
 def parse_members(inspected: Iterable[Mapping[str, Any]], network: str) -> list[Member]:
@@ -349,11 +392,17 @@ def up(
     directory: Path = DEFAULT_DIR,
     lab: str = DEFAULT_NAME,
     say: Say | None = None,
+    ssh: bool = False,
 ) -> LabUp:
-    """Start (or complete) the lab and write its inventory under `directory`."""
+    """Start (or complete) the lab and write its inventory under `directory`.
+
+    `ssh`: the TURN and Nextcloud hosts are reached over SSH (talkdeploy/lab_ssh.py).
+    """
     tell: Say = say or (lambda _message: None)
     if distro not in DISTROS:
         raise LabError(f"unknown distro {distro!r}; choose one of {', '.join(DISTROS)}")
+    if ssh:
+        _as_lab_error(lab_ssh.require_client_tools)
     checkout = find_checkout()
     platform = load_platform(checkout)
     image = IMAGE.format(distro=distro)
@@ -426,14 +475,26 @@ def up(
             input_bytes=ca_file.read_bytes(),
         )  # fmt: skip
 
-    tell("installing the lab's tools: the occ emulator (php-cli) and turnutils_uclient")
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    nextcloud = container_name(lab, "nextcloud")
+    ssh_roles = SSH_ROLES if ssh else ()
+    tell(
+        "installing the lab's tools: the occ emulator (php-cli) and turnutils_uclient"
+        + (", openssh-server" if ssh else "")
+    )
+    # One job per container: apt runs once at a time on each.
+    with ThreadPoolExecutor(max_workers=3) as pool:
         jobs = [
-            pool.submit(_provision_nextcloud, container_name(lab, "nextcloud"), checkout),
-            pool.submit(_provision_client, container_name(lab, "client")),
+            pool.submit(_provision_nextcloud, nextcloud, checkout, "nextcloud" in ssh_roles),
+            pool.submit(_provision_client, client),
+            *([pool.submit(_install_sshd, turn)] if "turn" in ssh_roles else []),
         ]
         for job in jobs:
             job.result()
+    access: dict[str, SshAccess] = {}
+    for role in ssh_roles:  # one at a time: they share the lab's known_hosts file
+        name = container_name(lab, role)
+        tell(f"{name}: SSH as {lab_ssh.SSH_USER} with the lab's key, host key recorded")
+        access[role] = _as_lab_error(lab_ssh.enable, name, addresses[role], directory, _docker)
 
     inventory = directory / "hosts.yml"
     inventory.parent.mkdir(parents=True, exist_ok=True)
@@ -445,6 +506,7 @@ def up(
             subnet=subnet,
             ca_certificate=ca_file,
             written_at=dt.datetime.now(dt.UTC),
+            ssh=access,
         )
     )
     tell(f"wrote {inventory}")
@@ -458,6 +520,7 @@ def up(
         inventory=inventory,
         ca_certificate=ca_file,
         created=created,
+        ssh={container_name(lab, role): reach for role, reach in access.items()},
     )
 
 
@@ -551,12 +614,24 @@ def _provision_client(client: str) -> None:
     _mark_provisioned(client, "client")
 
 
-def _provision_nextcloud(nextcloud: str, checkout: Path) -> None:
+def _provision_nextcloud(nextcloud: str, checkout: Path, with_sshd: bool) -> None:
     """php-cli and the occ emulator, owned by www-data like a Debian Nextcloud install."""
-    if _provisioned(nextcloud, "nextcloud"):
-        return
-    from talkdeploy.lab_occ import install_emulator
+    if not _provisioned(nextcloud, "nextcloud"):
+        from talkdeploy.lab_occ import install_emulator
 
-    _apt_install(nextcloud, "php-cli")
-    install_emulator(nextcloud, checkout, NEXTCLOUD_DIR, _docker)
-    _mark_provisioned(nextcloud, "nextcloud")
+        _apt_install(nextcloud, "php-cli")
+        install_emulator(nextcloud, checkout, NEXTCLOUD_DIR, _docker)
+        _mark_provisioned(nextcloud, "nextcloud")
+    if with_sshd:
+        _install_sshd(nextcloud)
+
+
+def _install_sshd(container: str) -> None:
+    _as_lab_error(lab_ssh.install_sshd, container, _docker)
+
+
+def _as_lab_error(function: Callable[..., T], *args: Any) -> T:
+    try:
+        return function(*args)
+    except (lab_ssh.SshLabError, subprocess.CalledProcessError) as error:
+        raise LabError(str(error)) from error

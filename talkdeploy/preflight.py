@@ -158,7 +158,7 @@ def changed_key(target: SshTarget, offered: Any, known: list[KnownKey]) -> HostK
         "someone may be intercepting the connection, or the host was reinstalled; compare the "
         "new fingerprint with the host's console (ssh-keygen -lf "
         "/etc/ssh/ssh_host_ed25519_key.pub), and only then: "
-        f"ssh-keygen -R {shlex.quote(name)} -f {shlex.quote(first.file)} and add the new key"
+        f"ssh-keygen -R {shlex.quote(name)} -f {_shell_path(first.file)} and add the new key"
     )
     return HostKeyProblem(detail, fix)
 
@@ -174,7 +174,7 @@ def unknown_key(target: SshTarget, offered: Any) -> HostKeyProblem:
         "compare the fingerprint with the host's console (ssh-keygen -lf "
         "/etc/ssh/ssh_host_ed25519_key.pub), then add it: "
         f"ssh-keyscan -t {key_type(offered).lower()}{port} {target.address} "
-        f">> {shlex.quote(add_to)}"
+        f">> {_shell_path(add_to)}"
     )
     if target.connection == "paramiko":
         fix += " (Ansible's paramiko reads ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts only)"
@@ -302,6 +302,8 @@ def check(target: SshTarget, *, timeout: float = 10.0) -> Reach:
         detail = str(error) or type(error).__name__
         if reason == "refused":
             detail = f"nothing listens on {name} (connection refused)"
+        elif reason == "timeout":
+            detail = f"no answer from {name} within {timeout:g} s ({detail})"
         return done(False, reason, detail)
     try:
         reason, detail = _become(client, target, timeout)
@@ -319,3 +321,11 @@ def check_all(targets: Iterable[SshTarget], *, timeout: float = 10.0) -> list[Re
         return []
     with ThreadPoolExecutor(max_workers=min(16, len(listed))) as pool:
         return list(pool.map(lambda t: check(t, timeout=timeout), listed))
+
+
+def _shell_path(path: str) -> str:
+    """A path quoted for a shell command line the operator copies, with a leading `~/` left
+    outside the quotes so that the shell still expands it."""
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)

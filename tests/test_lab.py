@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner
 from labkit import Lab
 
-from talkdeploy import lab
+from talkdeploy import lab, lab_ssh
 from talkdeploy.cli import main
 from talkdeploy.lab_tls import issue
 
@@ -50,7 +50,9 @@ def test_containers_get_exactly_the_options_of_molecules_platform_file():
     assert not any(arg.startswith(("--privileged", "--network")) for arg in args)
 
 
-def _inventory(ca: Path = Path("/lab/tls/ca.crt")) -> str:
+def _inventory(
+    ca: Path = Path("/lab/tls/ca.crt"), ssh: dict[str, lab_ssh.SshAccess] | None = None
+) -> str:
     return lab.inventory_text(
         lab="talkdeploy-lab",
         distro="debian12",
@@ -58,7 +60,44 @@ def _inventory(ca: Path = Path("/lab/tls/ca.crt")) -> str:
         subnet="172.30.0.0/16",
         ca_certificate=ca,
         written_at=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC),
+        ssh=ssh,
     )
+
+
+def test_ssh_inventory_reaches_turn_and_nextcloud_over_ssh_and_the_client_over_docker():
+    ssh_dir = Path("/lab dir/.ssh")  # a space: the values stay whole YAML strings
+    access = {
+        role: lab_ssh.SshAccess(address, 22, "deploy", ssh_dir / "id_ed25519",
+                                ssh_dir / "known_hosts")
+        for role, address in (("turn", "172.30.0.2"), ("nextcloud", "172.30.0.3"))
+    }  # fmt: skip
+    text = _inventory(ssh=access)
+    data = yaml.safe_load(text)["all"]
+    groups = data["children"]
+    turn = groups["turn_servers"]["hosts"]["talkdeploy-lab-turn"]
+    nextcloud = groups["nextcloud"]["hosts"]["talkdeploy-lab-nextcloud"]
+    for host, address in ((turn, "172.30.0.2"), (nextcloud, "172.30.0.3")):
+        assert "ansible_connection" not in host  # ssh by default; --connection may choose
+        assert (host["ansible_host"], host["ansible_port"]) == (address, 22)
+        assert host["ansible_user"] == "deploy"
+        assert host["ansible_ssh_private_key_file"] == "/lab dir/.ssh/id_ed25519"
+        assert host["ansible_ssh_common_args"] == (
+            "-o UserKnownHostsFile=/lab dir/.ssh/known_hosts -o StrictHostKeyChecking=yes"
+        )
+    assert turn["talkdeploy_probe_address"] == "172.30.0.2"  # the lab's own keys are kept
+    client = groups["lab_clients"]["hosts"]["talkdeploy-lab-client"]
+    assert client == {"ansible_connection": "community.docker.docker"}
+    assert "ansible_connection" not in data["vars"]
+    assert "over SSH, as the non-root sudo user" in text
+    assert "over SSH" not in _inventory()
+
+
+def test_a_known_hosts_line_is_matched_by_name_and_port_as_sshd_reads_it():
+    assert lab_ssh.names_host("10.0.0.2 ssh-ed25519 AAAA", "10.0.0.2")
+    assert lab_ssh.names_host("turn,10.0.0.2 ssh-ed25519 AAAA", "10.0.0.2")
+    assert not lab_ssh.names_host("10.0.0.20 ssh-ed25519 AAAA", "10.0.0.2")
+    assert not lab_ssh.names_host("10.0.0.2 ssh-ed25519 AAAA", "10.0.0.2", 2222)
+    assert lab_ssh.names_host("[10.0.0.2]:2222 ssh-ed25519 AAAA", "10.0.0.2", 2222)
 
 
 def test_inventory_puts_each_container_in_its_group_over_docker_exec():

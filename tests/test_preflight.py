@@ -226,11 +226,25 @@ all:
     assert result.hosts["turn1"].ok == 1
 
 
+def test_the_known_hosts_fix_leaves_the_home_directory_for_the_shell_to_expand() -> None:
+    from talkdeploy.preflight import unknown_key
+
+    offered = paramiko.ECDSAKey.generate()
+    target = SshTarget(
+        "turn1", "10.0.0.2", connection="paramiko", known_hosts=("~/.ssh/known_hosts",)
+    )
+    fix = unknown_key(target, offered).fix
+    assert "ssh-keyscan -t ecdsa 10.0.0.2 >> ~/.ssh/known_hosts " in fix
+    spaced = SshTarget("turn1", "10.0.0.2", known_hosts=("/srv/my keys/known_hosts",))
+    assert unknown_key(spaced, offered).fix.endswith(">> '/srv/my keys/known_hosts'")
+
+
 @pytest.mark.docker
-def test_plan_over_ssh_on_a_fresh_host_shows_what_apply_would_do(
-    sshd: Sshd, tmp_path: Path
-) -> None:
-    """No coturn, no python3-apt, no nftables yet: plan passes the preflight and exits 0."""
+def test_plan_then_apply_over_ssh_on_a_fresh_host(sshd: Sshd, tmp_path: Path) -> None:
+    """No coturn, no python3-apt, no nftables yet: plan passes the preflight, says what apply
+    would do and exits 0; apply installs it as the sudo user; the re-apply changes nothing.
+
+    Last in this module: the firewall it deploys drops the closed-port test's port 2222."""
     from labkit import talkdeploy
 
     inventory_file = tmp_path / "hosts.yml"
@@ -250,7 +264,14 @@ all:
         firewall_backend: nftables
 """
     )
-    run = talkdeploy("plan", "-i", str(inventory_file))
-    assert run.code == 0, run.stderr[-3000:] + run.stdout[-3000:]
-    assert run.data["hosts"]["turn1"]["changed"] > 0  # the package, the files, the service
-    assert "5e" * 32 not in run.stdout + run.stderr
+    plan = talkdeploy("plan", "-i", str(inventory_file))
+    assert plan.code == 0, plan.stderr[-3000:] + plan.stdout[-3000:]
+    assert plan.data["hosts"]["turn1"]["changed"] > 0  # the package, the files, the service
+    apply = talkdeploy("apply", "-i", str(inventory_file), "--yes")
+    assert apply.code == 0, apply.stderr[-3000:] + apply.stdout[-3000:]
+    assert sshd.container.exec("systemctl", "is-active", "coturn").strip() == "active"
+    again = talkdeploy("apply", "-i", str(inventory_file), "--yes")
+    assert again.code == 0, again.stderr[-3000:]
+    assert again.data["hosts"]["turn1"]["changed"] == 0
+    for run in (plan, apply, again):
+        assert "5e" * 32 not in run.stdout + run.stderr

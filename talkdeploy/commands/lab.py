@@ -40,8 +40,14 @@ def command() -> None:
     show_default=True,
     help="Where the lab's inventory (and the CA of its self-signed certificate) is written.",
 )
+@click.option(
+    "--ssh",
+    is_flag=True,
+    help="Reach the TURN and Nextcloud hosts over SSH as a non-root sudo user (sshd, a key and "
+    "a known_hosts file made for the lab) instead of `docker exec`.",
+)
 @pass_reporter
-def up_command(reporter: Reporter, distro: str, directory: Path) -> None:
+def up_command(reporter: Reporter, distro: str, directory: Path, ssh: bool) -> None:
     """Start the lab's containers and write a ready inventory for them."""
     from talkdeploy import lab
 
@@ -51,7 +57,7 @@ def up_command(reporter: Reporter, distro: str, directory: Path) -> None:
         reporter.err_console.print(f"[dim]lab:[/dim] {message}")
 
     try:
-        built = lab.up(distro=distro, directory=directory, say=say)
+        built = lab.up(distro=distro, directory=directory, say=say, ssh=ssh)
     except lab.LabError as error:
         raise UserError(str(error)) from error
     inventory_dir = _shown(built.inventory.parent)
@@ -66,6 +72,12 @@ def up_command(reporter: Reporter, distro: str, directory: Path) -> None:
     def draw(console: Console) -> None:
         _draw_members(console, data["members"])
         console.print(f"inventory: {_shown(built.inventory)}")
+        for name, access in built.ssh.items():
+            console.print(
+                f"over SSH: {name} as {access.user}@{access.address}, key "
+                f"{_shown(access.key_file)}, known_hosts {_shown(access.known_hosts)}",
+                markup=False,
+            )
         console.print(
             f"CA of the TURN server's self-signed certificate: {_shown(built.ca_certificate)}"
         )

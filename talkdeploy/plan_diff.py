@@ -47,6 +47,8 @@ def plan_diffs(deployment: Deployment, reports: Reports) -> list[dict[str, Any]]
     secrets = [s.secret for s in deployment.turn_servers if s.secret]
     for seen in reports.turn.values():
         secrets += seen.secrets
+    for talk in reports.nextcloud.values():  # what Talk holds now: with --limit, the only copy
+        secrets += [secret for secret in map(_talk_secret, talk.turn_servers or []) if secret]
     for server in deployment.turn_servers:
         report = reports.turn.get(server.name)
         if report is None:
@@ -78,9 +80,20 @@ def plan_diffs(deployment: Deployment, reports: Reports) -> list[dict[str, Any]]
         except Exception as error:
             diffs.append({"host": host.name, "file": "talk", "error": str(error), "diff": ""})
             continue
+        current = {
+            str(item.get("server")): _talk_secret(item)
+            for item in nextcloud.turn_servers or []
+            if isinstance(item, dict)
+        }
         for entry, server in zip(settings["turn_servers"], deployment.turn_servers, strict=False):
             if server.secret is None:
-                entry["secret"] = effective_secret(deployment, reports, server.name) or ""
+                # Not in the inventory and not read here (e.g. --limit nextcloud): apply reads it
+                # from the TURN host; Talk's current one is the best guess, and is masked.
+                entry["secret"] = (
+                    effective_secret(deployment, reports, server.name)
+                    or current.get(str(entry.get("server")))
+                    or f"<secret read from {server.name} by apply>"
+                )
         now = {"stun_servers": nextcloud.stun_servers, "turn_servers": nextcloud.turn_servers}
         wanted_settings = {key: settings[key] for key in ("stun_servers", "turn_servers")}
         before = masking.mark_known(json.dumps(now, indent=2), secrets)
@@ -89,3 +102,7 @@ def plan_diffs(deployment: Deployment, reports: Reports) -> list[dict[str, Any]]
         if text:
             diffs.append({"host": host.name, "file": "Talk settings", "diff": text})
     return diffs
+
+
+def _talk_secret(entry: Any) -> str:
+    return str(entry.get("secret") or "") if isinstance(entry, dict) else ""

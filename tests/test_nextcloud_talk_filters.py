@@ -406,3 +406,63 @@ def test_user_id_problems() -> None:
     assert "control character" in talk.talk_user_id_problem("a\nb")
     assert "not a Nextcloud user id" in talk.talk_user_id_problem(" alice")
     assert "not a Nextcloud user id" in talk.talk_user_id_problem("x" * 65)
+
+
+# The coturn_endpoint of a TURN host outside the run (`--limit nextcloud`), computed for the
+# nextcloud_talk role by the collection's plugins/filter/coturn.py.
+COTURN_PLUGIN = PLUGIN.parent / "coturn.py"
+
+
+def load_coturn_plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("coturn_filters", COTURN_PLUGIN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+coturn_filters = load_coturn_plugin()
+
+
+def test_host_endpoint_uses_the_coturn_defaults_templated_for_that_host() -> None:
+    computed = coturn_filters.coturn_host_endpoint({"group_names": ["turn_servers"]}, "turn1.test")
+    assert computed["errors"] == []
+    assert computed["endpoint"] == {
+        "public_name": "turn1.test",  # coturn_public_name: "{{ inventory_hostname }}"
+        "listening_port": 443,
+        "tls_listening_port": None,
+        "min_port": 49152,
+        "max_port": 65535,
+        "udp": True,
+        "tcp": True,
+        "tls": False,
+        "dtls": False,
+    }
+
+
+def test_host_endpoint_takes_the_hosts_own_values_over_the_defaults() -> None:
+    host_vars = {
+        "group_names": ["turn_servers"],
+        "coturn_public_name": "turn.example.org",
+        "coturn_listening_port": "3478",
+        "coturn_no_udp": True,
+        "coturn_static_auth_secret": "0123456789abcdef" * 4,
+        "talk_nextcloud_path": "/ignored",  # not a coturn variable
+    }
+    computed = coturn_filters.coturn_host_endpoint(host_vars, "turn1")
+    endpoint = computed["endpoint"]
+    assert computed["errors"] == []
+    assert endpoint["public_name"] == "turn.example.org"
+    assert endpoint["listening_port"] == 3478
+    assert (endpoint["udp"], endpoint["tcp"]) == (False, True)
+    assert "0123456789abcdef" not in json.dumps(computed)
+
+
+def test_host_endpoint_reports_invalid_settings_without_the_secret() -> None:
+    secret = "not hex; but secret"
+    host_vars = {"coturn_listening_port": 70000, "coturn_static_auth_secret": secret}
+    computed = coturn_filters.coturn_host_endpoint(host_vars, "turn9.test")
+    assert computed["endpoint"] is None
+    assert any(error.startswith("coturn_listening_port") for error in computed["errors"])
+    assert any("coturn_static_auth_secret" in error for error in computed["errors"])
+    assert secret not in json.dumps(computed)

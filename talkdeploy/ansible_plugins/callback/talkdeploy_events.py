@@ -178,6 +178,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         task = result.task
         censored = "censored" in data
         message = data.get("msg") or data.get("stderr") or data.get("reason") or ""
+        if censored and not message and status != "ok":
+            message = "its output is hidden (no_log: the task handles a secret)"
         event: dict[str, Any] = {
             "host": result.host.get_name(),
             "task": task.name or result.task_name,
@@ -231,7 +233,10 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         self._result("ignored" if ignore_errors else "failed", result)
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
-        self._result("unreachable", result)
+        # ignore_unreachable: the play goes on and the host counts as ok (ansible-core 2.19
+        # lib/ansible/plugins/strategy/__init__.py, _process_pending_results), like ignore_errors.
+        ignored = bool(getattr(result.task, "ignore_unreachable", False))
+        self._result("ignored" if ignored else "unreachable", result)
 
     def v2_runner_on_skipped(self, result: Any) -> None:
         self._result("skipped", result)

@@ -165,6 +165,7 @@ class RunResult:
     hosts: dict[str, HostSummary] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)  # host, task, status, msg
     diffs: list[dict[str, Any]] = field(default_factory=list)  # host, task, diff items
+    warnings: list[dict[str, str]] = field(default_factory=list)  # host, task, msg
     tasks: list[str] = field(default_factory=list)
     current_task: str = ""
     stats_seen: bool = False
@@ -206,6 +207,9 @@ class RunResult:
                     "msg": str(event.get("msg", "")),
                 }
             )
+        if is_warning(event) and event.get("msg"):
+            warning = {k: str(event.get(k, "")) for k in ("host", "task", "msg")}
+            self.warnings.append(warning)
         resource = event.get("resource")
         if resource and resource not in summary.changes:
             summary.changes.append(resource)
@@ -234,6 +238,7 @@ class RunResult:
             "hosts": {name: summary.as_dict() for name, summary in sorted(self.hosts.items())},
             "failures": self.failures,
             "diffs": self.diffs,
+            "warnings": self.warnings,
             "changed": self.changed,
             "log_tail": self.log_tail,
         }
@@ -452,12 +457,19 @@ def plain_line(event: Event) -> str | None:
         resource = event.get("resource")
         if resource:
             line += f" ({resource['kind']}: {resource['name']})"
-        if status in ("failed", "unreachable") and event.get("msg"):
+        told = status in ("failed", "unreachable") or is_warning(event)
+        if told and event.get("msg"):
             line += f" - {event['msg']}"
         return line
     if kind == "warning":
         return f"WARNING {event.get('msg', '')}"
     return None
+
+
+def is_warning(event: Mapping[str, Any]) -> bool:
+    """A role's warning: a task named "... (warning)" whose message is for the operator (e.g.
+    roles/nextcloud_talk's federation warning, roles/run_lock's lock taken over)."""
+    return str(event.get("task", "")).endswith("(warning)") and event.get("status") == "ok"
 
 
 def draw_summary(console: Console, result: RunResult, title: str = "summary") -> None:
@@ -474,6 +486,10 @@ def draw_summary(console: Console, result: RunResult, title: str = "summary") ->
     console.print(table)
     from rich.text import Text
 
+    for warning in result.warnings:
+        line = Text("warning", style="yellow")
+        line.append(f" {warning['host']}: {warning['msg']}")
+        console.print(line, highlight=False)
     for failure in result.failures:
         line = Text(failure["status"], style="red")
         line.append(f" {failure['host']}: {failure['task']}: {failure['msg']}")

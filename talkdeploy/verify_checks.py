@@ -220,3 +220,20 @@ def limit_excluding(limit: str | None, hosts: set[str]) -> str | None:
     if not hosts:
         return limit
     return ",".join([limit or "all", *(f"!{host}" for host in sorted(hosts))])
+
+
+def within_limit(deployment: Deployment, limit: str | None) -> Deployment:
+    """The deployment as `--limit` narrows it: hosts outside the limit are neither read nor
+    checked (their checks would only report them as unread)."""
+    if not limit:
+        return deployment
+    from dataclasses import replace
+
+    from talkdeploy.inventory import limit_hosts
+
+    selected = set(limit_hosts(deployment.inventory, limit))
+    return replace(
+        deployment,
+        turn_servers=[s for s in deployment.turn_servers if s.name in selected],
+        nextcloud_hosts=[h for h in deployment.nextcloud_hosts if h.name in selected],
+    )

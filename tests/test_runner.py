@@ -460,3 +460,41 @@ def test_a_real_run_shows_no_task_that_was_skipped_everywhere(tmp_path: Path) ->
     assert "TASK Nothing to do" in lines
     assert "  ok: box" in lines
     assert not [line for line in lines if "Only on another system" in line]
+
+
+def test_a_roles_warning_reaches_the_plain_lines_the_result_and_its_json() -> None:
+    task = "Lock of a run that is gone is taken over (warning)"
+    warning = {"event": "result", "task": task, "host": "turn1", "status": "ok",
+               "msg": "took over the lock of alice@ws1 (run k3j9): that run is gone"}  # fmt: skip
+    quiet = {**warning, "task": "Settings are read", "msg": "All assertions passed"}
+    lines = _plain_text([{"event": "task_start", "task": f"run_lock : {task}"}, warning, quiet])
+    assert lines[1] == "  ok: turn1 - took over the lock of alice@ws1 (run k3j9): that run is gone"
+    assert lines[2] == "  ok: turn1"  # an ordinary task's message stays out
+    result = RunResult()
+    result.apply(warning)
+    result.apply(quiet)
+    assert result.as_dict()["warnings"] == [{"host": "turn1", "task": task, "msg": warning["msg"]}]
+
+
+def test_an_unreachable_result_the_play_ignores_is_no_failure(tmp_path: Path) -> None:
+    """A role that tolerates an unreachable host (ignore_unreachable, e.g. nextcloud_talk reading
+    a TURN host's secret) leaves the run ok: not an "unreachable" failure, not exit 3."""
+    inventory = tmp_path / "hosts.ini"
+    # Port 9 on loopback: nothing listens there, ssh is refused at once.
+    inventory.write_text(
+        "box ansible_connection=local ansible_python_interpreter=" + sys.executable + "\n"
+        "gone ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh "
+        "ansible_ssh_common_args='-o ConnectTimeout=3'\n"
+    )
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: box\n  gather_facts: false\n  tasks:\n"
+        "    - name: A host that may be down is asked\n      ansible.builtin.ping:\n"
+        "      delegate_to: gone\n      ignore_unreachable: true\n"
+    )
+    events: list[dict[str, object]] = []
+    result = run_playbook(
+        playbook, RunOptions(inventory=inventory), collections=tmp_path, on_event=events.append
+    )
+    assert (result.exit_code, result.failures) == (EXIT_OK, [])
+    assert [e["status"] for e in events if e.get("event") == "result"] == ["ignored"]

@@ -332,3 +332,33 @@ def test_verify_reports_an_unreachable_turn_host_once_and_exits_3(tmp_path: Path
     assert failed == [(TURN, "read state (unreachable)")]
     skipped = {(c["host"], c["name"]) for c in data["checks"] if c["skipped"]}
     assert skipped == {(TURN, "stun/turn probes"), (CLOUD, "talk settings read")}
+
+
+def test_verify_limit_checks_only_the_hosts_it_selects(tmp_path: Path) -> None:
+    from talkdeploy.verify_checks import within_limit
+
+    deployment = _deployment(tmp_path)
+    turn_only = within_limit(deployment, "turn_servers")
+    assert [s.name for s in turn_only.turn_servers] == [TURN]
+    assert turn_only.nextcloud_hosts == []
+    # Talk's host outside the limit: no "talk settings read" failure for a host never read.
+    assert talk_checks(turn_only, Reports(_run(_stats(**{TURN: {"ok": 3}})))) == []
+    assert [h.name for h in within_limit(deployment, f"all:!{TURN}").nextcloud_hosts] == [CLOUD]
+    assert within_limit(deployment, None) is deployment
+
+
+def test_plan_with_only_talk_read_masks_the_secret_talk_holds(tmp_path: Path) -> None:
+    """`plan --limit nextcloud`: no TURN host is read and the inventory has no secret, so the
+    one copy of the secret in the diff is Talk's own: it is masked like every other."""
+    from talkdeploy.plan_diff import plan_diffs
+
+    held = "7c" * 32
+    talk = NextcloudReport(
+        CLOUD, "", turn_servers=[{"server": "turn.old.test:443", "secret": held,
+                                  "protocols": "udp,tcp", "schemes": "turn"}],  # fmt: skip
+    )
+    diffs = plan_diffs(_deployment(tmp_path), Reports(_run(), nextcloud={CLOUD: talk}))
+    (talk_diff,) = [d["diff"] for d in diffs if d["file"] == "Talk settings"]
+    assert held not in talk_diff
+    assert f"<secret sha256:{masking.fingerprint(held)}>" in talk_diff
+    assert f"<secret read from {TURN} by apply>" in talk_diff  # a new server: not guessed

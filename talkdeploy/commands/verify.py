@@ -74,6 +74,7 @@ def command(
         talk_checks,
         uclient_checks,
         unreachable_hosts,
+        within_limit,
     )
 
     conversation = checked_users(talk_conversation, talk_conversation_peer)  # before any host
@@ -87,6 +88,7 @@ def command(
         inventory, vault_password_file, limit, None, (), connection, False, False
     )
     masker = Masker(secrets_to_mask(deployment))
+    deployment = within_limit(deployment, limit)
     targets = [
         {"host": s.name, "address": s.public_name, "port": s.listening_port}
         for s in deployment.turn_servers

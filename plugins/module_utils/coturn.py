@@ -182,6 +182,7 @@ SCALARS: dict[str, Callable[[Any], Any]] = {
     ),
     "coturn_old_version_restart_calendar": values.calendar,
     "coturn_apt_cache_valid_time": _bounded(0, 10**9),
+    "coturn_package_lock_timeout": _bounded(0, 86400),
 }
 BOOLEANS = (
     "coturn_no_udp",

@@ -353,10 +353,8 @@ def test_plan_with_only_talk_read_masks_the_secret_talk_holds(tmp_path: Path) ->
     from talkdeploy.plan_diff import plan_diffs
 
     held = "7c" * 32
-    talk = NextcloudReport(
-        CLOUD, "", turn_servers=[{"server": "turn.old.test:443", "secret": held,
-                                  "protocols": "udp,tcp", "schemes": "turn"}],  # fmt: skip
-    )
+    entry = {"server": "turn.old.test:443", "secret": held, "protocols": "udp,tcp"}
+    talk = NextcloudReport(CLOUD, "", turn_servers=[{**entry, "schemes": "turn"}])
     diffs = plan_diffs(_deployment(tmp_path), Reports(_run(), nextcloud={CLOUD: talk}))
     (talk_diff,) = [d["diff"] for d in diffs if d["file"] == "Talk settings"]
     assert held not in talk_diff

@@ -627,7 +627,11 @@ def _provision_nextcloud(nextcloud: str, checkout: Path, with_sshd: bool) -> Non
 
 
 def _install_sshd(container: str) -> None:
-    _as_lab_error(lab_ssh.install_sshd, container, _docker)
+    """openssh-server and sudo from Debian, sshd enabled and running (talkdeploy/lab_ssh.py)."""
+    if not _provisioned(container, "sshd"):
+        _apt_install(container, "openssh-server sudo")
+        _mark_provisioned(container, "sshd")
+    _exec(container, "systemctl enable --now ssh >/dev/null 2>&1")
 
 
 def _as_lab_error(function: Callable[..., T], *args: Any) -> T:

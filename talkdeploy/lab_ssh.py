@@ -3,7 +3,8 @@
 `talkdeploy lab up --ssh` turns the TURN and Nextcloud containers into hosts that Ansible
 reaches over SSH instead of `docker exec`:
 
-- openssh-server from Debian's packages, sshd started by systemd;
+- openssh-server and sudo from Debian's packages (installed by talkdeploy/lab.py), sshd
+  started by systemd;
 - a non-root user (`deploy`) with sudo: without a password, or (`sudo_password=`) with one,
   which the operator then gives with `-e ansible_become_password=...` or a vault;
 - an ed25519 key made for the lab on this workstation (`<dir>/.ssh/id_ed25519`, 0600);
@@ -93,19 +94,6 @@ def make_key(directory: Path) -> Path:
     return key
 
 
-def install_sshd(container: str, docker: Docker) -> None:
-    """openssh-server and sudo from Debian (skipped when there), sshd enabled and running."""
-    docker(
-        "exec", container, "sh", "-ec",
-        "if ! command -v sshd >/dev/null || ! command -v sudo >/dev/null; then\n"
-        "  export DEBIAN_FRONTEND=noninteractive\n"
-        "  apt-get update -qq\n"
-        "  apt-get install -y -qq --no-install-recommends openssh-server sudo >/dev/null\n"
-        "fi\n"
-        "systemctl enable --now ssh >/dev/null 2>&1\n",
-    )  # fmt: skip
-
-
 def add_user(
     container: str,
     public_key: str,
@@ -168,9 +156,9 @@ def names_host(known_hosts_line: str, address: str, port: int = 22) -> bool:
 
 
 def enable(container: str, address: str, directory: Path, docker: Docker) -> SshAccess:
-    """Make `container` an SSH host for the `deploy` user; returns how to reach it."""
+    """Make `container`, where sshd runs, an SSH host for the `deploy` user; returns how to
+    reach it."""
     key = make_key(directory)
-    install_sshd(container, docker)
     add_user(container, Path(f"{key}.pub").read_text(), docker)
     known_hosts = directory / SSH_DIR / "known_hosts"
     scan_host_key(address, 22, known_hosts)

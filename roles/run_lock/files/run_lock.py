@@ -2,10 +2,11 @@
 
 Run with python3 on the host by roles/run_lock/tasks/*.yml:
     run_lock.py take|check|release PATH OWNER_JSON STALE_SECONDS BREAK(true|false)
-OWNER_JSON is {"run": id, "by": "user@controller"}; the lock file holds it plus "since" (epoch
-seconds). The file is created with O_EXCL, so of two runs starting together exactly one takes
-it; a lock older than STALE_SECONDS (its run was killed, its machine lost) or BREAK is taken
-over. /run is a tmpfs (systemd's file-hierarchy(7)): a reboot, which no run survives, clears it.
+OWNER_JSON is {"run": id, "by": "user@controller", "boot": the controller's boot id, "pid": its
+ansible-playbook process}; the lock file holds it plus "since" (epoch seconds). The file is
+created with O_EXCL, so of two runs starting together exactly one takes it; a lock older than
+STALE_SECONDS (its run was killed, its machine lost) or BREAK is taken over. /run is a tmpfs
+(systemd's file-hierarchy(7)): a reboot, which no run survives, clears it.
 Prints one JSON object: {"result": taken|taken-over|held|free|released|not-ours, "lock": {...}}.
 """
 

@@ -100,7 +100,8 @@ def deployed_secret(inventory: Path, host: str) -> str:
     from talkdeploy.host_reports import effective_secret, read_hosts
     from talkdeploy.inventory import load
     from talkdeploy.model import build
-    from talkdeploy.runner import Masker, RunOptions
+    from talkdeploy.run_result import Masker
+    from talkdeploy.runner import RunOptions
 
     deployment, _ = build(load(inventory))
     reports = read_hosts(RunOptions(inventory=inventory, limit=host), Masker())

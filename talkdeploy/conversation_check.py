@@ -21,7 +21,8 @@ from talkdeploy.host_reports import run_verify_playbook
 from talkdeploy.probe import Check
 
 if TYPE_CHECKING:
-    from talkdeploy.runner import Masker, RunOptions, RunResult
+    from talkdeploy.run_result import Masker, RunResult
+    from talkdeploy.runner import RunOptions
 
 TAG = "talk_conversation"
 

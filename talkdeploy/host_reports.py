@@ -3,7 +3,9 @@
 The playbook writes each host's report as a 0600 JSON file into a private temporary
 directory made here, then removed; the TURN secret travels only that way, never through
 Ansible's output. Nothing here prints a secret. plan, status and verify read the hosts
-through `read_hosts`; the secret coturn really uses is `effective_secret`.
+through `read_hosts`; the secret coturn really uses is `effective_secret`. How long each task
+took on each host (the callback's `duration`) is kept too, in `TaskTimes`: verify's checks
+show the time of the reads that gave their evidence.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,9 +24,15 @@ from talkdeploy.federation_state import federation_state
 
 if TYPE_CHECKING:
     from talkdeploy.model import Deployment
-    from talkdeploy.runner import Event, Masker, RunOptions, RunResult
+    from talkdeploy.run_result import Event, Masker, RunResult
+    from talkdeploy.runner import RunOptions
 
 ReportsT = TypeVar("ReportsT")
+
+# The tasks of playbooks/verify.yml that read a check's evidence on a host (a test keeps these
+# equal to the playbook's task names).
+TURN_CONFIG_READ = "Coturn configuration is read"
+TALK_SETTINGS_READ = "Talk's settings are read"
 
 SOCKET = re.compile(r"^(?P<proto>udp|tcp)\s+\S+\s+\d+\s+\d+\s+(?P<local>\S+):(?P<port>\d+)\s")
 
@@ -156,11 +166,52 @@ def read_reports(directory: Path) -> dict[str, Any]:
 
 
 @dataclass
+class TaskTimes:
+    """How long each task took on each host, from the callback's result events (`duration`:
+    seconds from Ansible handing the task to the host until its result)."""
+
+    results: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+    # (host, task, status, duration), in the order of the events
+
+    def add(self, event: Event) -> None:
+        if event.get("event") != "result":
+            return
+        duration = event.get("duration")
+        seconds = float(duration) if isinstance(duration, int | float) else None
+        self.results.append(
+            (str(event.get("host")), str(event.get("task", "")), str(event.get("status")), seconds)
+        )
+
+    def of(self, host: str, task: str) -> float:
+        """Seconds `task` took on `host` (all its results summed: a task that ran twice took
+        both); 0.0 when it did not run there."""
+        return sum(d or 0.0 for h, t, _, d in self.results if h == host and t == task)
+
+    def on_host(self, host: str) -> float:
+        """Seconds all of the run's tasks took on `host`; 0.0 when none ran there."""
+        return sum(d or 0.0 for h, _, _, d in self.results if h == host)
+
+    def of_failures(self, failures: list[dict[str, str]]) -> list[float | None]:
+        """The duration of each of RunResult.failures (made from the same events, in the same
+        order); None for a failure Ansible reported without starting a task on the host."""
+        queues: dict[tuple[str, str, str], deque[float | None]] = defaultdict(deque)
+        for host, task, status, duration in self.results:
+            queues[(host, task, status)].append(duration)
+        found = []
+        for failure in failures:
+            queue = queues[(failure["host"], failure["task"], failure["status"])]
+            found.append(queue.popleft() if queue else None)
+        return found
+
+
+@dataclass
 class Reports:
     run: RunResult
     turn: dict[str, TurnReport] = field(default_factory=dict)
     nextcloud: dict[str, NextcloudReport] = field(default_factory=dict)
     uclient: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    times: TaskTimes = field(default_factory=TaskTimes)
+    seconds: float = 0.0  # the whole read: ansible-playbook's run and parsing its reports
 
 
 def run_verify_playbook(
@@ -210,11 +261,22 @@ def read_hosts(
         "talkdeploy_uclient_from": uclient_from or "",
         "talkdeploy_uclient_targets": uclient_targets or [],
     }
-    run, reports = run_verify_playbook(options, masker, variables, read_reports, on_event=on_event)
+    times = TaskTimes()
+
+    def seen(event: Event) -> None:
+        times.add(event)
+        if on_event is not None:
+            on_event(event)
+
+    started = time.monotonic()
+    run, reports = run_verify_playbook(options, masker, variables, read_reports, on_event=seen)
+    seconds = time.monotonic() - started
     for report in reports["turn"].values():
         for secret in report.secrets:
             masker.add(secret)
-    return Reports(run, reports["turn"], reports["nextcloud"], reports["uclient"])
+    return Reports(
+        run, reports["turn"], reports["nextcloud"], reports["uclient"], times, round(seconds, 3)
+    )
 
 
 def effective_secret(deployment: Deployment, reports: Reports, host: str) -> str | None:

@@ -3,24 +3,43 @@
 Talk's settings are compared with what coturn serves, turnutils_uclient's output is judged,
 and the STUN/TURN probes (talkdeploy.probe.stun_turn) run from here. Secrets are compared and
 shown only as fingerprints.
+
+Each check's seconds are its own: a probe's time on the wire; for a check judged from what the
+verify playbook read, the duration of the task(s) that read its evidence on the hosts (the
+callback's per-host `duration`, kept in Reports.times) plus the time of the judgement here.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
-from talkdeploy.host_reports import NextcloudReport, TurnReport, effective_secret
+from talkdeploy.errors import ExitCode
+from talkdeploy.host_reports import (
+    TALK_SETTINGS_READ,
+    TURN_CONFIG_READ,
+    NextcloudReport,
+    TurnReport,
+    effective_secret,
+)
 from talkdeploy.probe import Check
-from talkdeploy.runner import EXIT_INVALID
 from talkdeploy.shared import masking
 
 if TYPE_CHECKING:
     from talkdeploy.host_reports import Reports
     from talkdeploy.model import Deployment
-    from talkdeploy.runner import RunResult
+    from talkdeploy.run_result import RunResult
 
 LOST = re.compile(r"Total lost packets\s+(\d+)\s+\(([\d.]+)%\)")
+# The command module's `delta`, str(datetime.timedelta) (ansible-core 2.19
+# lib/ansible/modules/command.py, main: r['delta'] = to_text(r['end'] - r['start'])).
+DELTA = re.compile(r"^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
+
+
+def _since(started: float, before: float = 0.0) -> float:
+    """`before` (seconds measured elsewhere) plus the time since `started` (time.monotonic())."""
+    return round(before + time.monotonic() - started, 3)
 
 
 def _split(value: Any) -> set[str]:
@@ -28,19 +47,29 @@ def _split(value: Any) -> set[str]:
 
 
 def talk_matches_coturn(
-    nextcloud: NextcloudReport, turn: TurnReport, secret: str | None, seconds: float = 0.0
+    nextcloud: NextcloudReport, turn: TurnReport, secret: str | None, read_seconds: float = 0.0
 ) -> Check:
-    """Talk hands out only what this coturn serves: its server:port, schemes, protocols, secret."""
+    """Talk hands out only what this coturn serves: its server:port, schemes, protocols, secret.
+
+    Its seconds: `read_seconds` (what reading the two reports took on the hosts: talk_checks
+    passes it; drift shows no time and passes none) plus this comparison's own time."""
+    started = time.monotonic()
+    ok, detail = _talk_against_coturn(nextcloud, turn, secret)
     name = f"talk settings match {turn.host}"
+    return Check(nextcloud.host, name, ok, _since(started, read_seconds), detail)
+
+
+def _talk_against_coturn(
+    nextcloud: NextcloudReport, turn: TurnReport, secret: str | None
+) -> tuple[bool, str]:
     if nextcloud.error:
-        return Check(nextcloud.host, name, False, seconds, nextcloud.error)
+        return False, nextcloud.error
     endpoint = turn.endpoint
     server = f"{endpoint.get('public_name')}:{endpoint.get('listening_port')}"
     entries = [e for e in nextcloud.turn_servers if str(e.get("server", "")) == server]
     if not entries:
         known = ", ".join(str(e.get("server")) for e in nextcloud.turn_servers) or "none"
-        return Check(nextcloud.host, name, False, seconds,
-                     f"Talk has no TURN server {server} (it has: {known})")  # fmt: skip
+        return False, f"Talk has no TURN server {server} (it has: {known})"
     accepted = set(turn.secrets) | ({secret} if secret else set())
     served_schemes = {"turn"} | ({"turns"} if endpoint.get("tls") else set())
     served_protocols = {p for p in ("udp", "tcp") if endpoint.get(p)}
@@ -60,37 +89,65 @@ def talk_matches_coturn(
             talk_print = masking.fingerprint(talk_secret) if talk_secret else "empty"
             problems.append(f"secret differs (Talk {talk_print}, coturn {coturn_prints})")
     if problems:
-        return Check(nextcloud.host, name, False, seconds, f"{server}: " + "; ".join(problems))
+        return False, f"{server}: " + "; ".join(problems)
     detail = f"{server}: " + "; ".join(
         f"{e.get('schemes', 'turn')} over {e.get('protocols')}" for e in entries
     ) + f"; secret {masking.fingerprint(str(entries[0].get('secret')))}"  # fmt: skip
-    return Check(nextcloud.host, name, True, seconds, detail)
+    return True, detail
 
 
-def uclient_check(from_host: str, target: str, rc: int | None, stdout: str) -> Check:
-    """turnutils_uclient's verdict: its exit code AND `Total lost packets` (the code alone lies)."""
-    name = f"turnutils_uclient to {target}"
+def delta_seconds(delta: Any) -> float | None:
+    """The command module's `delta` ("0:00:01.234567") in seconds; None when it has none."""
+    match = DELTA.match(str(delta or ""))
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def uclient_check(
+    from_host: str, target: str, rc: int | None, stdout: str, ran: float | None
+) -> Check:
+    """turnutils_uclient's verdict: its exit code AND `Total lost packets` (the code alone lies).
+
+    Its seconds: `ran`, how long the command ran on `from_host` (its `delta`), plus this
+    judgement. None: it never started (the module reports no delta then), so only the
+    judgement is timed, and the detail says so."""
+    started = time.monotonic()
+    ok, detail = _uclient_verdict(rc, stdout)
+    if ran is None:
+        detail += "; it never started: seconds are the controller's judgement only"
+    return Check(from_host, f"turnutils_uclient to {target}", ok, _since(started, ran or 0), detail)
+
+
+def _uclient_verdict(rc: int | None, stdout: str) -> tuple[bool, str]:
     lost = LOST.search(stdout)
     if rc == 124:
-        return Check(from_host, name, False, 30.0, "timed out after 30 s (port filtered?)")
+        return False, "timed out after 30 s (port filtered?)"
     if "Cannot complete Allocation" in stdout or rc not in (0, None):
         last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-        return Check(from_host, name, False, 0.0, f"exit {rc}: {last}")
+        return False, f"exit {rc}: {last}"
     if lost is None:
-        return Check(from_host, name, False, 0.0, "no `Total lost packets` line in its output")
+        return False, "no `Total lost packets` line in its output"
     count, percent = int(lost.group(1)), lost.group(2)
-    ok = count == 0
-    return Check(from_host, name, ok, 0.0, f"lost {count} packets ({percent}%)")
+    return count == 0, f"lost {count} packets ({percent}%)"
 
 
-def read_checks(reports: Reports, seconds: float) -> list[Check]:
-
-    checks = [
-        Check(f["host"], f"read state ({f['status']})", False, 0.0, f"{f['task']}: {f['msg']}")
-        for f in reports.run.failures
-    ]
-    if reports.run.exit_code == EXIT_INVALID:
-        checks.append(Check("-", "read state", False, round(seconds, 3), reports.run.log_tail))
+def read_checks(reports: Reports) -> list[Check]:
+    """A check per task that failed or was unreachable while reading, timed as that task took
+    on that host; and, when ansible-playbook did not run at all, one timed as the whole read."""
+    checks = []
+    durations = reports.times.of_failures(reports.run.failures)
+    for failure, duration in zip(reports.run.failures, durations, strict=True):
+        detail = f"{failure['task']}: {failure['msg']}"
+        if duration is None:
+            # Ansible reported it without handing a task to the host (an include that did not
+            # load): nothing on the host to time.
+            detail += " (reported by Ansible before any task ran: nothing to time)"
+        name = f"read state ({failure['status']})"
+        checks.append(Check(failure["host"], name, False, round(duration or 0.0, 3), detail))
+    if reports.run.exit_code == ExitCode.USER_ERROR:
+        checks.append(Check("-", "read state", False, reports.seconds, reports.run.log_tail))
     return checks
 
 
@@ -102,7 +159,7 @@ def unread_reason(run: RunResult, host: str) -> str | None:
         return f"{host} was unreachable"
     if statuses:
         return f"reading {host} failed"
-    if run.exit_code == EXIT_INVALID:
+    if run.exit_code == ExitCode.USER_ERROR:
         return "ansible-playbook did not run"
     stopped_by = sorted({_failed_host(f["host"], run) for f in run.failures})
     if stopped_by:
@@ -127,6 +184,7 @@ def probe_checks(deployment: Deployment, reports: Reports, timeout: float) -> li
 
     checks: list[Check] = []
     for server in deployment.turn_servers:
+        started = time.monotonic()
         secret = effective_secret(deployment, reports, server.name)
         unread = None if server.name in reports.turn else unread_reason(reports.run, server.name)
         if not secret and unread:
@@ -138,7 +196,9 @@ def probe_checks(deployment: Deployment, reports: Reports, timeout: float) -> li
             continue
         if not secret:
             reason = "no static-auth-secret in the inventory or on the host"
-            checks.append(Check(server.name, "secret known", False, 0.0, reason))
+            # Timed as the read of turnserver.conf that found none, plus this lookup.
+            read = reports.times.of(server.name, TURN_CONFIG_READ)
+            checks.append(Check(server.name, "secret known", False, _since(started, read), reason))
             continue
         target = TurnTarget(
             name=server.name,
@@ -157,7 +217,9 @@ def probe_checks(deployment: Deployment, reports: Reports, timeout: float) -> li
 
 
 def talk_checks(deployment: Deployment, reports: Reports) -> list[Check]:
-
+    """Talk's settings on each Nextcloud host against each TURN server's, each comparison timed
+    as the two reads that gave its evidence (occ config:list on the Nextcloud host, the
+    turnserver.conf read on the TURN host) plus the comparison."""
     checks: list[Check] = []
     for host in deployment.nextcloud_hosts:
         nextcloud = reports.nextcloud.get(host.name)
@@ -166,7 +228,9 @@ def talk_checks(deployment: Deployment, reports: Reports) -> list[Check]:
             if unread:
                 checks.append(Check.not_run(host.name, "talk settings read", unread))
             else:
-                checks.append(Check(host.name, "talk settings read", False, 0.0, "not read"))
+                # Timed as every task the read ran on that host (0 when none did).
+                seconds = round(reports.times.on_host(host.name), 3)
+                checks.append(Check(host.name, "talk settings read", False, seconds, "not read"))
             continue
         for server in deployment.turn_servers:
             turn = reports.turn.get(server.name)
@@ -177,28 +241,31 @@ def talk_checks(deployment: Deployment, reports: Reports) -> list[Check]:
                     checks.append(Check.not_run(host.name, name, f"not compared: {unread}"))
                 continue
             secret = effective_secret(deployment, reports, server.name)
-            checks.append(talk_matches_coturn(nextcloud, turn, secret))
+            read = reports.times.of(host.name, TALK_SETTINGS_READ) + reports.times.of(
+                server.name, TURN_CONFIG_READ
+            )
+            checks.append(talk_matches_coturn(nextcloud, turn, secret, read))
     return checks
 
 
 def uclient_checks(from_host: str, reports: Reports) -> list[Check]:
-
+    """turnutils_uclient's verdict per TURN server, each timed as its own run on `from_host`
+    (the loop item's `delta`, not the whole loop task)."""
     runs = reports.uclient.get(from_host)
     if runs is None:
         unread = unread_reason(reports.run, from_host)
         if unread:
             return [Check.not_run(from_host, "turnutils_uclient", unread)]
-        return [Check(from_host, "turnutils_uclient", False, 0.0, "did not run on that host")]
+        # Timed as every task the read ran on that host (0 when none did).
+        seconds = round(reports.times.on_host(from_host), 3)
+        return [Check(from_host, "turnutils_uclient", False, seconds, "did not run on that host")]
     checks = []
     for run in runs:
         item = run.get("item") or {}
         if run.get("skipped"):
             continue
-        checks.append(
-            uclient_check(
-                from_host, str(item.get("host")), run.get("rc"), str(run.get("stdout", ""))
-            )
-        )
+        target, rc, stdout = str(item.get("host")), run.get("rc"), str(run.get("stdout", ""))
+        checks.append(uclient_check(from_host, target, rc, stdout, delta_seconds(run.get("delta"))))
     return checks
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from talkdeploy.cli import main
 from talkdeploy.conversation_check import checked_users, checks_from_run
 from talkdeploy.errors import UserError
-from talkdeploy.runner import RunResult
+from talkdeploy.run_result import RunResult
 
 
 def test_no_option_means_no_check() -> None:

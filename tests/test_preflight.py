@@ -188,7 +188,8 @@ def test_playbooks_run_over_openssh_and_paramiko(
 ) -> None:
     import shutil
 
-    from talkdeploy.runner import EXIT_OK, RunOptions, run_playbook
+    from talkdeploy.errors import ExitCode
+    from talkdeploy.runner import RunOptions, run_playbook
 
     if connection == "ssh" and shutil.which("ssh") is None:
         pytest.skip("no OpenSSH client on this machine")
@@ -222,7 +223,7 @@ all:
     result = run_playbook(
         playbook, RunOptions(inventory=inventory, connection=connection), collections=tmp_path
     )
-    assert result.exit_code == EXIT_OK, result.failures or result.log_tail
+    assert result.exit_code == ExitCode.SUCCESS, result.failures or result.log_tail
     assert result.hosts["turn1"].ok == 1
 
 

@@ -16,18 +16,13 @@ import pytest
 from ansible.module_utils.parsing.convert_bool import boolean
 from rich.console import Console
 
+from talkdeploy.errors import ExitCode
+from talkdeploy.run_result import Masker, RunResult
+from talkdeploy.run_view import PlainLog, ProgressView
 from talkdeploy.runner import (
     ANSIBLE_SETTINGS,
     DEFAULT_COLLECTIONS,
-    EXIT_FAILED,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    Masker,
-    PlainLog,
-    ProgressView,
     RunOptions,
-    RunResult,
     ansible_environment,
     run_playbook,
 )
@@ -88,7 +83,7 @@ def test_a_changed_file_is_counted_and_named(tmp_path: Path) -> None:
       changed_when: false
     """
     first, events = _run(tmp_path, tasks)
-    assert first.exit_code == EXIT_OK
+    assert first.exit_code == ExitCode.SUCCESS
     assert first.hosts["box"].changed == 1
     assert first.hosts["box"].ok == 2
     assert first.hosts["box"].changes == [{"kind": "file", "name": str(target)}]
@@ -109,7 +104,7 @@ def test_check_mode_reports_a_diff_without_changing_the_file(tmp_path: Path) -> 
         mode: "0640"
     """
     result, _ = _run(tmp_path, tasks, check=True, diff=True)
-    assert result.exit_code == EXIT_OK
+    assert result.exit_code == ExitCode.SUCCESS
     assert target.read_text() == "listening-port=3478\n"
     (entry,) = result.diffs
     after = entry["diff"][0]["after"]
@@ -138,7 +133,7 @@ def test_a_secret_never_reaches_the_event_stream(tmp_path: Path) -> None:
     stream = json.dumps(events) + json.dumps(result.as_dict())
     assert SECRET not in stream
     assert SECRET[::-1] not in stream
-    assert result.exit_code == EXIT_FAILED
+    assert result.exit_code == ExitCode.HOST_FAILED
     assert result.failures[0]["task"] == "Fact printed by mistake"
     assert "********" in result.failures[0]["msg"]
 
@@ -183,7 +178,7 @@ def test_the_cli_masks_secrets_it_knows_even_in_unrecognised_shapes(tmp_path: Pa
 
 def test_a_failed_host_exits_2(tmp_path: Path) -> None:
     result, _ = _run(tmp_path, "- ansible.builtin.command: 'false'")
-    assert result.exit_code == EXIT_FAILED
+    assert result.exit_code == ExitCode.HOST_FAILED
     assert result.hosts["box"].failed == 1
 
 
@@ -199,7 +194,7 @@ def test_an_unreachable_host_exits_3(tmp_path: Path) -> None:
         RunOptions(inventory=inventory),
         collections=tmp_path,
     )
-    assert result.exit_code == EXIT_UNREACHABLE
+    assert result.exit_code == ExitCode.UNREACHABLE
     assert result.failures[0]["status"] == "unreachable"
 
 
@@ -209,16 +204,16 @@ def test_a_broken_playbook_exits_1_with_ansibles_reason(tmp_path: Path) -> None:
     result = run_playbook(
         playbook, RunOptions(inventory=_inventory(tmp_path)), collections=tmp_path
     )
-    assert result.exit_code == EXIT_INVALID
+    assert result.exit_code == ExitCode.USER_ERROR
     assert "no_such_module_xyz" in result.log_tail
 
 
 @pytest.mark.parametrize(
     ("stats", "expected"),
     [
-        ({"a": {"failed": 0, "unreachable": 0}}, EXIT_OK),
-        ({"a": {"failed": 1}, "b": {"unreachable": 1}}, EXIT_FAILED),
-        ({"a": {"unreachable": 1}}, EXIT_UNREACHABLE),
+        ({"a": {"failed": 0, "unreachable": 0}}, ExitCode.SUCCESS),
+        ({"a": {"failed": 1}, "b": {"unreachable": 1}}, ExitCode.HOST_FAILED),
+        ({"a": {"unreachable": 1}}, ExitCode.UNREACHABLE),
     ],
 )
 def test_exit_code_follows_the_final_stats(stats: dict[str, dict[str, int]], expected: int) -> None:
@@ -232,7 +227,7 @@ def test_the_live_view_and_the_plain_lines_follow_the_events() -> None:
 
     from rich.console import Console
 
-    from talkdeploy.runner import ProgressView, draw_summary
+    from talkdeploy.run_view import draw_summary
 
     events = [
         {"event": "play_start", "name": "TURN", "hosts": ["turn1", "cloud"]},
@@ -266,7 +261,7 @@ def test_the_live_view_and_the_plain_lines_follow_the_events() -> None:
             assert "TASK Turnserver.conf is current" in text
             assert "  changed: turn1 (file: /etc/turnserver.conf)" in text
             assert "  unreachable: cloud - no" in text
-    assert view.state.exit_code == EXIT_UNREACHABLE
+    assert view.state.exit_code == ExitCode.UNREACHABLE
 
 
 # -- the checkout's ansible.cfg reaches every run ------------------------------------------------
@@ -496,5 +491,5 @@ def test_an_unreachable_result_the_play_ignores_is_no_failure(tmp_path: Path) ->
     result = run_playbook(
         playbook, RunOptions(inventory=inventory), collections=tmp_path, on_event=events.append
     )
-    assert (result.exit_code, result.failures) == (EXIT_OK, [])
+    assert (result.exit_code, result.failures) == (ExitCode.SUCCESS, [])
     assert [e["status"] for e in events if e.get("event") == "result"] == ["ignored"]

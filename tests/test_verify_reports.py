@@ -19,7 +19,7 @@ from talkdeploy.host_reports import NextcloudReport, Reports, parse_nextcloud, p
 from talkdeploy.inventory import load
 from talkdeploy.model import build
 from talkdeploy.probe import Check
-from talkdeploy.runner import RunResult
+from talkdeploy.run_result import RunResult
 from talkdeploy.shared import masking
 from talkdeploy.verify_checks import (
     limit_excluding,
@@ -154,24 +154,24 @@ UCLIENT_OK = """0: : Total connect time is 0
 
 
 def test_uclient_passes_with_zero_lost_packets() -> None:
-    assert uclient_check("client", "turn1", 0, UCLIENT_OK).ok
+    assert uclient_check("client", "turn1", 0, UCLIENT_OK, 1.0).ok
 
 
 def test_uclient_lost_packets_fail_even_with_exit_code_0() -> None:
     lossy = UCLIENT_OK.replace("Total lost packets 0 (0.000000%)", "Total lost packets 5 (100.0%)")
-    check = uclient_check("client", "turn1", 0, lossy)
+    check = uclient_check("client", "turn1", 0, lossy, 1.0)
     assert not check.ok
     assert "lost 5 packets" in check.detail
 
 
 def test_uclient_refused_allocation_fails() -> None:
-    check = uclient_check("client", "turn1", 255, "0: : ERROR: Cannot complete Allocation\n")
+    check = uclient_check("client", "turn1", 255, "0: : ERROR: Cannot complete Allocation\n", 0.2)
     assert not check.ok
     assert "Cannot complete Allocation" in check.detail
 
 
 def test_uclient_timeout_fails() -> None:
-    assert not uclient_check("client", "turn1", 124, "").ok
+    assert not uclient_check("client", "turn1", 124, "", 30.0).ok
 
 
 def test_sockets_of_other_processes_do_not_count_when_ss_names_them() -> None:
@@ -232,7 +232,7 @@ def test_an_unreachable_host_without_an_inventory_secret_is_not_probed_nor_faile
     tmp_path: Path,
 ) -> None:
     reports = Reports(_run(*STOPPED))
-    checks = read_checks(reports, 0.0) + probe_checks(_deployment(tmp_path), reports, 1.0)
+    checks = read_checks(reports) + probe_checks(_deployment(tmp_path), reports, 1.0)
     failed = [(c.host, c.name) for c in checks if not c.ok and not c.skipped]
     assert failed == [(TURN, "read state (unreachable)")]
     assert "secret known" not in {c.name for c in checks}

@@ -1,6 +1,6 @@
 """How a secret is hidden: one mask string, one fingerprint, one set of secret shapes.
 
-The CLI (talkdeploy.runner.Masker, talkdeploy render/plan/status) and talkdeploy's Ansible
+The CLI (talkdeploy.run_result.Masker, talkdeploy render/plan/status) and talkdeploy's Ansible
 callback (talkdeploy/ansible_plugins/callback/talkdeploy_events.py) import this module, so a
 secret looks the same wherever it is hidden.
 """

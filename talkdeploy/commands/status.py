@@ -43,7 +43,7 @@ def command(
     """
     from talkdeploy.drift import status_data
     from talkdeploy.host_reports import read_hosts
-    from talkdeploy.runner import Masker
+    from talkdeploy.run_result import Masker
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     options = make_options(

@@ -10,8 +10,11 @@ from typing import Any
 class Check:
     """One named check on one host: passed or not, how long it took, and why.
 
+    `seconds`: measured for this check alone (its probe, or the host reads that gave its
+    evidence plus the judgement), never a run's total shared out or a constant.
     `skipped`: not run, because it only follows from a failure another check already shows
-    (a host that was unreachable); `ok` stays False, as nothing was proven.
+    (a host that was unreachable); `ok` stays False, as nothing was proven, and seconds is 0
+    as nothing ran.
     """
 
     host: str

@@ -150,7 +150,8 @@ async def allocate(
     """Allocate a relay; then ask CreatePermission for each peer.
 
     Returns {"relayed": (ip, port), "certificate_days": float | None,
-    "permissions": {peer: None (granted) | "<code> <reason>" (refused)}}.
+    "permissions": {peer: None (granted) | "<code> <reason>" (refused)},
+    "permission_seconds": {peer: seconds that peer's CreatePermission took}}.
     """
     from aioice import stun
 
@@ -159,7 +160,12 @@ async def allocate(
     try:
         relayed = await client.connect()
         allocated = True
-        result: dict[str, Any] = {"relayed": relayed, "certificate_days": None, "permissions": {}}
+        result: dict[str, Any] = {
+            "relayed": relayed,
+            "certificate_days": None,
+            "permissions": {},
+            "permission_seconds": {},
+        }
         ssl_object = client.transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             cert = ssl_object.getpeercert()
@@ -171,6 +177,7 @@ async def allocate(
                 message_method=stun.Method.CREATE_PERMISSION, message_class=stun.Class.REQUEST
             )
             request.attributes["XOR-PEER-ADDRESS"] = (peer, 9)
+            asked = time.monotonic()
             try:
                 await client.request_with_retry(request)
             except stun.TransactionFailed as refused:
@@ -178,6 +185,7 @@ async def allocate(
                 result["permissions"][peer] = f"{code} {reason}"
             else:
                 result["permissions"][peer] = None
+            result["permission_seconds"][peer] = round(time.monotonic() - asked, 3)
         return result
     finally:
         await _close(client, allocated)
@@ -264,6 +272,7 @@ class _ServerChecks:
         """Run `work` within the timeout, unless `endpoint` is already known not to answer."""
         skip = self.memo.not_tried(endpoint)
         if skip:
+            # Nothing is sent, so there is nothing to time: 0, and the detail says "not tried".
             return Check(self.host, name, False, 0.0, skip)
         started = time.monotonic()
         try:
@@ -381,12 +390,16 @@ async def _denied_peer_checks(
     creds: tuple[str, str],
     peers: tuple[str, ...],
 ) -> list[Check]:
-    """One CreatePermission per denied peer on one allocation: each must be refused."""
+    """One CreatePermission per denied peer on one allocation: each must be refused.
+
+    Each check's seconds are its own CreatePermission's round trip(s), timed in `allocate`; the
+    allocation they share is not counted in any of them."""
     host = server.host
     names = {peer: f"relay to {peer} refused" for peer in peers}
     endpoint = _endpoint(transport, port)
     skip = server.memo.not_tried(endpoint)
     if skip:
+        # Nothing is sent, so there is nothing to time: 0, and the detail says "not tried".
         return [Check(host, name, False, 0.0, skip) for name in names.values()]
     started = time.monotonic()
     try:
@@ -395,6 +408,8 @@ async def _denied_peer_checks(
         )
     except Exception as error:
         server.memo.learn(endpoint, "relay to denied peers", error)
+        # No peer was judged: every check waited on this one failed attempt, and its time (not
+        # a share of it) is what each shows; the detail says what failed.
         seconds = round(time.monotonic() - started, 3)
         return [
             Check(
@@ -403,10 +418,10 @@ async def _denied_peer_checks(
             for name in names.values()
         ]
     server.memo.learn(endpoint, "relay to denied peers", None)
-    seconds = round((time.monotonic() - started) / max(len(peers), 1), 3)
     checks = []
     for peer, name in names.items():
         answer = got["permissions"][peer]
+        seconds = got["permission_seconds"][peer]
         if answer is None:
             checks.append(
                 Check(

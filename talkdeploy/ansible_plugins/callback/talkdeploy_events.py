@@ -4,7 +4,9 @@ talkdeploy runs `ansible-playbook` with this plugin as its stdout callback
 (talkdeploy/runner.py explains why this and not ansible-runner). Each event is
 one JSON object per line, written to the file descriptor named by
 TALKDEPLOY_EVENTS_FD (a pipe the CLI reads), never to stdout, so nothing else
-Ansible prints can interleave with the stream.
+Ansible prints can interleave with the stream. Each result event carries
+`duration`: seconds from Ansible handing the task to that host until its result
+(what `talkdeploy verify` shows as the time of the checks a read task serves).
 
 Secrets: tasks that see secrets are `no_log: true` in the roles, and
 ansible-core (2.19) already hands callbacks a censored result for them. As a
@@ -20,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,8 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         self._out = os.fdopen(int(fd), "w", buffering=1) if fd else None
         self._secrets: set[str] = set()
         self._manager: Any = None
+        # When each host was handed each task: (host, task uuid) -> time.monotonic().
+        self._started: dict[tuple[str, str], float] = {}
         mask_file = os.environ.get("TALKDEPLOY_MASK_FILE")
         if mask_file and Path(mask_file).is_file():
             known = json.loads(Path(mask_file).read_text(encoding="utf-8"))
@@ -172,6 +177,12 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
                 )
         return diffs
 
+    def _duration(self, host: str, task: Any) -> float | None:
+        """Seconds from handing `task` to `host` until its result; None when Ansible reported a
+        result it never started (a meta task it skipped, an include that failed to load)."""
+        started = self._started.pop((host, str(task._uuid)), None)
+        return None if started is None else round(time.monotonic() - started, 6)
+
     def _result(self, status: str, result: Any, **extra: Any) -> None:
         data = dict(result.result)
         self._learn_secrets(data, result.host.get_name())
@@ -189,6 +200,7 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
             "changed": bool(data.get("changed")),
             "censored": censored,
             "msg": "" if censored and status == "ok" else str(message)[:2000],
+            "duration": self._duration(result.host.get_name(), task),
             **extra,
         }
         if data.get("changed") and status in ("ok", "changed"):
@@ -222,6 +234,13 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         self._emit("task_start", task=task.get_name(include_role_fqcn=False), handler=True)
 
     def v2_runner_on_start(self, host: Any, task: Any) -> None:
+        # Timed per host, so that verify can say what each host's read took. ansible.posix's
+        # profile_tasks (2.1.0, plugins/callback/profile_tasks.py, _record_task) times a task
+        # once for all its hosts, from v2_playbook_on_task_start; ansible-core 2.19 calls this
+        # when it hands the task to one host's worker (lib/ansible/plugins/strategy/__init__.py,
+        # StrategyBase._queue_task), and the result carries a copy of the task with the same
+        # _uuid (_convert_wire_task_result_to_raw). A loop is one start and one result.
+        self._started[(host.get_name(), str(task._uuid))] = time.monotonic()
         self._emit(
             "host_task_start", host=host.get_name(), task=task.get_name(include_role_fqcn=False)
         )

@@ -19,13 +19,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from labkit import ROOT, Lab, Run, assert_secret_hidden, failed_checks, talkdeploy
 
 pytestmark = pytest.mark.docker
 
-EXIT_OK, EXIT_HOST_FAILED = 0, 2
+EXIT_OK, EXIT_HOST_FAILED, EXIT_UNREACHABLE = 0, 2, 3
 CONF = "/etc/turnserver.conf"
 TLS_DIR = "/etc/talkdeploy-lab/tls"
 
@@ -127,6 +129,92 @@ def test_two_runs_at_once_either_succeed_or_refuse_and_the_lab_still_verifies(la
     assert "talkdeploy.lock" not in lab.exec(lab.turn, "ls", "/run").split()
     verify = talkdeploy("verify", "-i", str(lab.inventory))
     assert verify.code == EXIT_OK, failed_checks(verify)
+
+
+# --------------------------------------------------------------------------- 3. unreachable
+
+CLOSED_SSH_PORT = 2222  # nothing listens there on the lab's containers: connection refused
+
+
+def _inventory_with(lab: Lab, tmp_path: Path, hosts: dict[str, dict[str, object]]) -> Path:
+    """The lab's inventory with these TURN hosts added or overridden, written to tmp_path."""
+    document = yaml.safe_load(lab.inventory.read_text())
+    turn_hosts = document["all"]["children"]["turn_servers"]["hosts"]
+    for name, variables in hosts.items():
+        turn_hosts[name] = {**(turn_hosts.get(name) or {}), **variables}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    return inventory
+
+
+def _unreachable(lab: Lab) -> dict[str, object]:
+    """SSH to a closed port of the Nextcloud container: refused at once (the TURN container's
+    own firewall would drop it, and Ansible would wait for its timeout)."""
+    address = lab.exec(lab.nextcloud, "hostname", "-i").split()[0]
+    return {"ansible_connection": "ssh", "ansible_host": address, "ansible_port": CLOSED_SSH_PORT,
+            "ansible_user": "deploy"}  # fmt: skip
+
+
+def _talk_lists(lab: Lab) -> tuple[object, object]:
+    return tuple(json.loads(lab.occ("config:app:get", "spreed", key)) for key in
+                 ("turn_servers", "stun_servers"))  # type: ignore[return-value]  # fmt: skip
+
+
+@pytest.mark.parametrize("preflight", [True, False], ids=["preflight", "skip-preflight"])
+def test_an_unreachable_new_turn_server_is_left_out_and_the_others_converge(
+    lab: Lab, tmp_path: Path, preflight: bool
+) -> None:
+    """Without the preflight (as under AWX or plain ansible-playbook) Ansible finds turn-b
+    unreachable when the play gathers facts, after it marked the host as in the run: the role
+    leaves it out the same way, from coturn_started without coturn_deployed."""
+    turn_b = {**_unreachable(lab), "coturn_public_name": f"turn-b.{lab.name}.test"}
+    inventory = _inventory_with(lab, tmp_path, {"turn-b": turn_b})
+    lab.exec(lab.turn, "sh", "-c", f"echo '# drift' >> {CONF}")  # a change for the reachable one
+    talk_before = _talk_lists(lab)
+    run = talkdeploy(
+        "apply", "-i", str(inventory), "--yes", *([] if preflight else ["--skip-preflight"])
+    )
+    refused = f"{turn_b['ansible_host']}:{CLOSED_SSH_PORT}"
+    assert_operator_sees(
+        lab, run, EXIT_UNREACHABLE,
+        f"turn-b ({refused}) refused: nothing listens" if preflight else "Connection refused",
+        "the run goes on without it" if preflight else "unreachable",
+        "TURN server turn-b is not deployed in this run, so Talk has no entry for it and gets "
+        "none until it is deployed",
+    )  # fmt: skip
+    if preflight:
+        assert [r["host"] for r in run.data["not_run"]] == ["turn-b"]
+        assert "turn-b" not in run.data["hosts"]  # never tried: no connection timeout to wait for
+    else:
+        assert run.data["hosts"]["turn-b"]["unreachable"] == 1
+    assert run.data["hosts"][lab.turn]["changed"] > 0
+    assert run.data["hosts"][lab.turn]["failed"] == 0
+    assert "# drift" not in lab.exec(lab.turn, "cat", CONF)  # the reachable TURN server converged
+    assert run.data["hosts"][lab.nextcloud]["failed"] == 0
+    assert _talk_lists(lab) == talk_before  # no entry for turn-b, the lab's own unchanged
+    verify = talkdeploy("verify", "-i", str(lab.inventory))
+    assert verify.code == EXIT_OK, failed_checks(verify)
+
+
+def test_an_unreachable_deployed_turn_server_keeps_its_entries_in_talk(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # A change waits for the TURN server (another port): Talk must not get it before coturn.
+    # (Without the preflight, Ansible itself ends the playbook once every host of the TURN play
+    # is unreachable: Talk is not touched either.)
+    pending = {**_unreachable(lab), "coturn_listening_port": 3478}
+    inventory = _inventory_with(lab, tmp_path, {lab.turn: pending})
+    before, talk_before = _coturn(lab), _talk_lists(lab)
+    run = talkdeploy("apply", "-i", str(inventory), "--yes")
+    assert_operator_sees(
+        lab, run, EXIT_UNREACHABLE,
+        f"TURN server {lab.turn} is not deployed in this run, so Talk keeps its entries for it "
+        f"as they are: turn.{lab.name}.test:443",
+    )  # fmt: skip
+    assert run.data["hosts"][lab.nextcloud]["failed"] == 0  # the Talk side ran
+    assert _talk_lists(lab) == talk_before  # old port, old secret, same order: nothing written
+    assert run.data["hosts"][lab.nextcloud]["changed"] == 0
+    assert_turn_still_serves(lab, before)
 
 
 # --------------------------------------------------------------------------- 4. coturn says no

@@ -84,6 +84,62 @@ def test_unchanged_list_compares_equal_whatever_the_key_order() -> None:
     assert talk.talk_reconcile_turn(stored, [OURS], ["turn.example.com"], [], False) == stored
 
 
+# A TURN server this run did not deploy (unreachable, failed): Talk keeps its entries as they
+# are, old secret and port included, and gets none for one it has none for.
+KEPT = {**OURS, "server": "turn-b.example.com:3478", "secret": "its-own"}
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_entries_of_a_kept_turn_server_stay_as_they_are(exclusive: bool) -> None:
+    owned = ["turn.example.com", "turn-b.example.com"]  # even if it were counted as owned
+    result = talk.talk_reconcile_turn(
+        [KEPT, PARTNER], [OURS], owned, [], exclusive, ["turn-b.example.com"]
+    )
+    assert result == ([KEPT, OURS] if exclusive else [KEPT, OURS, PARTNER])  # in its place
+
+
+def test_a_list_that_differs_only_by_kept_entries_is_unchanged() -> None:
+    first, second = {**KEPT, "server": "turn-a.example.com:443"}, KEPT
+    for kept in (
+        ["turn-a.example.com"],
+        ["turn-b.example.com"],
+        ["turn-a.example.com", "turn-b.example.com"],
+    ):
+        current = [first, second, PARTNER]
+        wanted = [e for e in (first, second) if _host_of(e) not in kept]
+        owned = ["turn-a.example.com", "turn-b.example.com"]
+        assert talk.talk_reconcile_turn(current, wanted, owned, [], False, kept) == current
+        stun = ["turn-a.example.com:443", "turn-b.example.com:3478", "stun.nextcloud.com:443"]
+        wanted_stun = [server for server in stun[:2] if server.split(":")[0] not in kept]
+        assert talk.talk_reconcile_stun(stun, wanted_stun, owned, [], True, False, kept) == stun
+
+
+def _host_of(entry: dict[str, str]) -> str:
+    return entry["server"].rsplit(":", 1)[0]
+
+
+def test_a_kept_turn_server_talk_has_no_entry_for_gets_none() -> None:
+    result = talk.talk_reconcile_turn([PARTNER], [OURS], ["turn.example.com"], [], False,
+                                      ["turn-b.example.com"])  # fmt: skip
+    assert result == [OURS, PARTNER]
+    assert talk.talk_kept_servers([PARTNER, OURS], ["turn-b.example.com"]) == []
+
+
+def test_kept_stun_entries_survive_an_exclusive_list() -> None:
+    current = ["turn-b.example.com:3478", "stun.partner.net:3478"]
+    result = talk.talk_reconcile_stun(
+        current, ["turn.example.com:443"], ["turn.example.com"], [], False, True,
+        ["turn-b.example.com"],
+    )  # fmt: skip
+    assert result == ["turn-b.example.com:3478", "turn.example.com:443"]
+
+
+def test_kept_servers_are_named_without_their_secrets() -> None:
+    assert talk.talk_kept_servers([KEPT, PARTNER], ["turn-b.example.com"]) == [
+        "turn-b.example.com:3478"
+    ]
+
+
 @pytest.mark.parametrize(
     ("keep_default", "expected"),
     [

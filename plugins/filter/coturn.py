@@ -103,6 +103,21 @@ def coturn_host_endpoint(host_variables: Any, host: Any) -> dict[str, Any]:
     return {"endpoint": None if errors else coturn.endpoint(report.settings), "errors": errors}
 
 
+def coturn_public_names(host_variables: Any, hosts: Any) -> dict[str, str | None]:
+    """Each TURN host's public name (what Talk's entries for it hold), from its coturn_endpoint
+    when this run set one, else as coturn_host_endpoint() computes it; None when its settings
+    are invalid. `host_variables` is `hostvars`."""
+    names: dict[str, str | None] = {}
+    for host in hosts:
+        variables = host_variables[str(host)]
+        if "coturn_endpoint" in variables:
+            endpoint = plain(variables["coturn_endpoint"])
+        else:
+            endpoint = coturn_host_endpoint(variables, host)["endpoint"]
+        names[str(host)] = str(endpoint["public_name"]) if endpoint else None
+    return names
+
+
 def coturn_installed_version(package_version: Any) -> str:
     return coturn.installed_version(str(package_version or ""))
 
@@ -121,6 +136,7 @@ class FilterModule:
             "coturn_config": coturn_config,
             "coturn_endpoint": coturn_endpoint,
             "coturn_host_endpoint": coturn_host_endpoint,
+            "coturn_public_names": coturn_public_names,
             "coturn_installed_version": coturn_installed_version,
             "coturn_version_gates": coturn_version_gates,
             "coturn_tls_copies": coturn_tls_copies,

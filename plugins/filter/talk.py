@@ -116,6 +116,24 @@ def _owned(server: Any, owned_hosts: list[str], retired: list[str]) -> bool:
     return _host(server) in owned_hosts or server in retired or _host(server) in retired
 
 
+def _kept(server: Any, kept_hosts: list[str] | None) -> bool:
+    return isinstance(server, str) and _host(server) in (kept_hosts or [])
+
+
+def _kept_entries(current: list[Any], kept: list[bool]) -> list[Any]:
+    return [entry for index, entry in enumerate(current) if kept[index]]
+
+
+def _with_kept(result: list[Any], current: list[Any], kept: list[bool]) -> list[Any]:
+    """`result` with the kept entries of `current` put back at their current places, so a
+    list that only differed by them compares equal and nothing is written."""
+    merged = list(result)
+    for index, entry in enumerate(current):
+        if kept[index]:
+            merged.insert(min(index, len(merged)), entry)
+    return merged
+
+
 def talk_reconcile_stun(
     current: list[Any],
     wanted: list[str],
@@ -123,23 +141,29 @@ def talk_reconcile_stun(
     retired: list[str],
     keep_default: bool,
     exclusive: bool,
+    kept_hosts: list[str] | None = None,
 ) -> list[str]:
     """The STUN list Talk should hold: the wanted servers (and Talk's default when kept),
-    then the entries talkdeploy does not own, in their current order, once each."""
+    then the entries talkdeploy does not own, in their current order, once each.
+
+    Entries of kept_hosts (TURN servers not deployed in this run) stay as they are and where
+    they are, also in an exclusive list."""
+    kept = [_kept(server, kept_hosts) for server in current]
     result: list[str] = []
     for server in [*wanted, *([DEFAULT_STUN_SERVER] if keep_default else [])]:
-        if server not in result:
+        if server not in result and server not in _kept_entries(current, kept):
             result.append(server)
     if not exclusive:
-        for server in current:
+        for index, server in enumerate(current):
             if (
                 isinstance(server, str)
+                and not kept[index]
                 and server != DEFAULT_STUN_SERVER
                 and not _owned(server, owned_hosts, retired)
                 and server not in result
             ):
                 result.append(server)
-    return result
+    return _with_kept(result, current, kept)
 
 
 def talk_reconcile_turn(
@@ -148,9 +172,14 @@ def talk_reconcile_turn(
     owned_hosts: list[str],
     retired: list[str],
     exclusive: bool,
+    kept_hosts: list[str] | None = None,
 ) -> list[Any]:
     """The TURN list Talk should hold: the wanted entries (deduplicated on schemes + server +
-    protocols, as Talk >= 20 does), then the entries talkdeploy does not own, untouched."""
+    protocols, as Talk >= 20 does), then the entries talkdeploy does not own, untouched.
+
+    Entries of kept_hosts (TURN servers not deployed in this run) stay as they are, secret
+    included, and where they are, also in an exclusive list."""
+    kept = [_kept(e.get("server") if isinstance(e, dict) else None, kept_hosts) for e in current]
     result: list[Any] = []
     seen: set[tuple[str, str, str]] = set()
     for entry in wanted:
@@ -166,11 +195,17 @@ def talk_reconcile_turn(
                 }
             )
     if not exclusive:
-        for entry in current:
+        for index, entry in enumerate(current):
             server = entry.get("server") if isinstance(entry, dict) else None
-            if not _owned(server, owned_hosts, retired):
+            if not kept[index] and not _owned(server, owned_hosts, retired):
                 result.append(entry)
-    return result
+    return _with_kept(result, current, kept)
+
+
+def talk_kept_servers(current: list[Any], kept_hosts: list[str]) -> list[str]:
+    """The servers (host:port, no secret) of Talk's current entries for kept_hosts."""
+    servers = [e.get("server") if isinstance(e, dict) else e for e in current]
+    return [str(s) for s in servers if _kept(s, kept_hosts)]
 
 
 def talk_endpoint_servers(endpoints: list[dict[str, Any]]) -> list[str]:
@@ -441,6 +476,7 @@ class FilterModule:
             "talk_import_failure": talk_import_failure,
             "talk_reconcile_stun": talk_reconcile_stun,
             "talk_reconcile_turn": talk_reconcile_turn,
+            "talk_kept_servers": talk_kept_servers,
             "talk_turn_summary": talk_turn_summary,
             "talk_endpoint_servers": talk_endpoint_servers,
             "talk_turn_entries": talk_turn_entries,

@@ -64,6 +64,14 @@ def _retired(value: Any) -> str:
     return item
 
 
+def _inventory_host(value: Any) -> str:
+    """An inventory host name, as `groups` lists it (the role checks it is a TURN server)."""
+    name = values.text(value, empty=False, what="an inventory host name")
+    if any(character.isspace() or character == "," for character in name):
+        values.fail(f"has {values.shown(name)}", "give one inventory host name per item")
+    return name
+
+
 def _optional_boolean(value: Any) -> bool | None:
     """null leaves Talk's value as it is; otherwise a real boolean."""
     return None if value is None else values.boolean(value)
@@ -162,7 +170,7 @@ BOOLEANS = (
     "talk_turn_servers_exclusive",
     "talk_federation_limits_acknowledged",
 )
-LISTS = {"talk_retired_servers": _retired}
+LISTS = {"talk_retired_servers": _retired, "talk_turn_hosts_kept": _inventory_host}
 VARIABLES = frozenset({*SCALARS, *BOOLEANS, *LISTS, "talk_stun_servers"})
 
 

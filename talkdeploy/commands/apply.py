@@ -9,6 +9,7 @@ import click
 
 from talkdeploy.commands.inventory_options import inventory_options
 from talkdeploy.commands.playbook_steps import (
+    exit_code_without,
     make_options,
     preflight_or_exit,
     report_run,
@@ -16,6 +17,7 @@ from talkdeploy.commands.playbook_steps import (
     run_site,
     secrets_to_mask,
     validate_or_exit,
+    without_hosts,
 )
 from talkdeploy.errors import UserError
 from talkdeploy.report import Reporter, pass_reporter
@@ -46,8 +48,9 @@ def command(
     """Deploy coturn, its firewall and Talk's TURN settings (playbooks/site.yml).
 
     Exit status: 0 success, 2 a host failed, 3 a host was unreachable, 1 invalid input.
+    Hosts the preflight cannot use are named and left out; the others still converge (exit 3).
     """
-    from talkdeploy.runner import Masker
+    from talkdeploy.run_result import Masker
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     options = make_options(
@@ -61,8 +64,11 @@ def command(
                 fix="pass --yes to apply without confirming",
             )
         click.confirm(f"Apply to {hosts} host(s) of {inventory}?", abort=True, err=True)
-    if not skip_preflight:
-        preflight_or_exit(ctx, reporter, deployment, options, "preflight")
+    unusable = (
+        [] if skip_preflight else preflight_or_exit(ctx, reporter, deployment, options, "preflight")
+    )
+    options = without_hosts(options, deployment, unusable)
     result = run_site(reporter, options, Masker(secrets_to_mask(deployment)))
-    report_run(reporter, result, "check" if check else "apply", show_diffs=diff)
-    ctx.exit(result.exit_code)
+    title = "check" if check else "apply"
+    report_run(reporter, result, title, show_diffs=diff, unusable=unusable)
+    ctx.exit(exit_code_without(result, unusable))

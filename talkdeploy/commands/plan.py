@@ -9,6 +9,7 @@ import click
 
 from talkdeploy.commands.inventory_options import inventory_options
 from talkdeploy.commands.playbook_steps import (
+    exit_code_without,
     make_options,
     preflight_or_exit,
     report_run,
@@ -16,6 +17,7 @@ from talkdeploy.commands.playbook_steps import (
     run_site,
     secrets_to_mask,
     validate_or_exit,
+    without_hosts,
 )
 from talkdeploy.report import Reporter, pass_reporter
 
@@ -40,14 +42,16 @@ def command(
 
     Exit status as apply's: 0, 2 a host failed, 3 unreachable, 1 invalid input.
     """
-    from talkdeploy.runner import Masker
+    from talkdeploy.run_result import Masker
 
     deployment = validate_or_exit(ctx, reporter, inventory, vault_password_file)
     options = make_options(
         inventory, vault_password_file, limit, tags, extra_vars, connection, True, True
     )
-    if not skip_preflight:
-        preflight_or_exit(ctx, reporter, deployment, options, "preflight")
+    unusable = (
+        [] if skip_preflight else preflight_or_exit(ctx, reporter, deployment, options, "preflight")
+    )
+    options = without_hosts(options, deployment, unusable)
     masker = Masker(secrets_to_mask(deployment))
     result = run_site(reporter, options, masker)
     files: list[dict[str, Any]] | None = None  # not compared when the run failed: no "no change"
@@ -59,5 +63,5 @@ def command(
         # secret), so Ansible shows no diff for them: compare the hosts with the render.
         reports = read_hosts(options, masker)
         files = masker.deep(plan_diffs(deployment, reports))
-    report_run(reporter, result, "plan", show_diffs=True, file_diffs=files)
-    ctx.exit(result.exit_code)
+    report_run(reporter, result, "plan", show_diffs=True, file_diffs=files, unusable=unusable)
+    ctx.exit(exit_code_without(result, unusable))

@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from talkdeploy.commands.inventory_options import load_deployment
+from talkdeploy.errors import ExitCode
 from talkdeploy.report import Reporter
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from talkdeploy.model import Deployment
-    from talkdeploy.runner import Masker, RunOptions, RunResult
+    from talkdeploy.preflight import Reach
+    from talkdeploy.run_result import Masker, RunResult
+    from talkdeploy.runner import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,8 +101,12 @@ def validate_or_exit(
 
 def preflight_or_exit(
     ctx: click.Context, reporter: Reporter, deployment: Deployment, options: RunOptions, stage: str
-) -> None:
-    """Every SSH host reachable and able to become root, or one report of all that are not."""
+) -> list[Reach]:
+    """Every SSH host reachable and able to become root, or a report of all that are not.
+
+    The hosts that cannot be used are returned, to run without them (without_hosts); when no
+    TURN server or Nextcloud host of the selection can be used, nothing runs: exit 3.
+    """
     from talkdeploy import ssh_settings
     from talkdeploy.errors import UserError
     from talkdeploy.preflight import check_all
@@ -120,27 +127,69 @@ def preflight_or_exit(
             reporter.warn(f"{reach.host}: not checked before the run ({reach.detail})")
     bad = [r for r in reaches if not r.ok]
     if not bad:
-        return
+        return []
+    deployed = {s.name for s in deployment.turn_servers} | {
+        h.name for h in deployment.nextcloud_hosts
+    }
+    if any(r.ok and r.host in deployed for r in reaches):
+        for reach in bad:
+            reporter.warn(
+                f"{reach.host} ({reach.address}:{reach.port}) {reach.reason}: {reach.detail}; "
+                f"the run goes on without it (fix: {reach.fix})"
+            )
+        return bad
     data = {
         "ok": False,
         "stage": stage,
-        "exit_code": 3,
+        "exit_code": ExitCode.UNREACHABLE,
         "preflight": [r.as_dict() for r in reaches],
     }
 
     def draw(console: Console) -> None:
-        from rich.markup import escape
-
         console.print(f"[red]{len(bad)} host(s) cannot be used; nothing was run:[/red]")
-        for reach in bad:
-            console.print(
-                f"  [bold]{escape(reach.host)}[/bold] ({escape(reach.address)}:{reach.port}) "
-                f"[red]{reach.reason}[/red]: {escape(reach.detail)}"
-            )
-            console.print(f"    [dim]fix:[/dim] {escape(reach.fix)}")
+        draw_unusable(console, bad)
 
     reporter.result(data, draw)
-    ctx.exit(3)
+    ctx.exit(ExitCode.UNREACHABLE)
+
+
+def draw_unusable(console: Console, bad: list[Reach]) -> None:
+    from rich.markup import escape
+
+    for reach in bad:
+        console.print(
+            f"  [bold]{escape(reach.host)}[/bold] ({escape(reach.address)}:{reach.port}) "
+            f"[red]{reach.reason}[/red]: {escape(reach.detail)}"
+        )
+        console.print(f"    [dim]fix:[/dim] {escape(reach.fix)}")
+
+
+def without_hosts(options: RunOptions, deployment: Deployment, bad: list[Reach]) -> RunOptions:
+    """The run limited to the usable hosts. Talk keeps its entries for the TURN servers left
+    out, and gets none for one it has none for (roles/nextcloud_talk, talk_turn_hosts_kept)."""
+    import dataclasses
+    import json
+
+    from ansible.inventory.manager import split_host_pattern
+
+    if not bad:
+        return options
+    # Ansible splits a limit that has a comma on commas only (ansible-core 2.19
+    # lib/ansible/inventory/manager.py, split_host_pattern()), so the operator's own patterns,
+    # split the way Ansible splits them, and one "!host" each stay whole, IPv6 names included.
+    patterns = split_host_pattern(options.limit) if options.limit else ["all"]
+    limit = ",".join([*patterns, *(f"!{reach.host}" for reach in bad)])
+    turn_servers = {server.name for server in deployment.turn_servers}
+    kept = {reach.host for reach in bad if reach.host in turn_servers}
+    for host in deployment.nextcloud_hosts:  # an extra variable replaces the inventory's
+        kept.update(str(name) for name in host.variables.get("talk_turn_hosts_kept") or [])
+    extra = json.dumps({"talk_turn_hosts_kept": sorted(kept)})
+    return dataclasses.replace(options, limit=limit, extra_vars=(*options.extra_vars, extra))
+
+
+def exit_code_without(result: RunResult, bad: list[Reach]) -> int:
+    """The run's own exit code, and 3 (unreachable) when it went well without some hosts."""
+    return ExitCode.UNREACHABLE if bad and result.exit_code == 0 else result.exit_code
 
 
 def run_site(
@@ -149,7 +198,8 @@ def run_site(
     """Run a playbook with the progress view (rich on a terminal, plain lines otherwise)."""
     from talkdeploy.errors import UserError
     from talkdeploy.resources import ResourcesMissingError, locate
-    from talkdeploy.runner import ProgressView, run_playbook
+    from talkdeploy.run_view import ProgressView
+    from talkdeploy.runner import run_playbook
 
     try:
         found = locate()
@@ -196,14 +246,18 @@ def report_run(
     title: str,
     show_diffs: bool,
     file_diffs: list[dict[str, Any]] | None = None,
+    unusable: list[Reach] | None = None,
 ) -> None:
-    from talkdeploy.runner import draw_diffs, draw_summary
+    from talkdeploy.run_view import draw_diffs, draw_summary
 
-    data = {"ok": result.exit_code == 0, "stage": title, **result.as_dict()}
+    exit_code = exit_code_without(result, unusable or [])
+    data = {"ok": exit_code == 0, "stage": title, **result.as_dict(), "exit_code": exit_code}
     if not show_diffs:
         data.pop("diffs")
     if file_diffs is not None:
         data["file_diffs"] = file_diffs
+    if unusable:
+        data["not_run"] = [reach.as_dict() for reach in unusable]
 
     def draw(console: Console) -> None:
         if show_diffs:
@@ -216,5 +270,10 @@ def report_run(
         if file_diffs == []:
             console.print("turnserver.conf and Talk's settings: no change", markup=False)
         draw_summary(console, result, title=title)
+        if unusable:
+            console.print(
+                f"[red]{len(unusable)} host(s) could not be used and were left out:[/red]"
+            )
+            draw_unusable(console, unusable)
 
     reporter.result(data, draw)

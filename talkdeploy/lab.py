@@ -312,19 +312,28 @@ def load_platform(checkout: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- docker
 
 
-def _docker(*args: str, input_bytes: bytes | None = None, check: bool = True) -> str:
+def _docker(
+    *args: str, input_bytes: bytes | None = None, check: bool = True, timeout: float | None = None
+) -> str:
     if shutil.which("docker") is None:
         raise LabError("the docker command is not installed; run `make docker` (Debian, as root)")
-    run = subprocess.run(["docker", *args], input=input_bytes, capture_output=True, check=False)
+    try:
+        run = subprocess.run(
+            ["docker", *args], input=input_bytes, capture_output=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as error:
+        raise LabError(f"`docker {' '.join(args[:3])} ...` took over {timeout:.0f}s") from error
     if check and run.returncode != 0:
         message = (run.stderr or run.stdout).decode(errors="replace").strip()
         raise LabError(f"`docker {' '.join(args[:3])} ...` failed: {message}")
     return run.stdout.decode(errors="replace")
 
 
-def _exec(container: str, script: str, *, user: str | None = None) -> str:
+def _exec(
+    container: str, script: str, *, user: str | None = None, timeout: float | None = None
+) -> str:
     as_user = ["--user", user] if user else []
-    return _docker("exec", *as_user, container, "sh", "-ec", script)
+    return _docker("exec", *as_user, container, "sh", "-ec", script, timeout=timeout)
 
 
 def _require_engine_and_image(image: str) -> None:
@@ -579,7 +588,7 @@ def _install_certificate(turn: str, public_name: str, address: str, ca_file: Pat
     )  # fmt: skip
 
 
-def _apt_install(container: str, packages: str) -> None:
+def _apt_install(container: str, packages: str, timeout: float | None = None) -> None:
     # policy-rc.d keeps packages (coturn) from starting services while they install.
     _exec(
         container,
@@ -589,6 +598,7 @@ def _apt_install(container: str, packages: str) -> None:
         "chmod +x /usr/sbin/policy-rc.d\n"
         "apt-get update -qq\n"
         f"apt-get install -y -qq --no-install-recommends {packages} >/dev/null\n",
+        timeout=timeout,
     )
 
 

@@ -29,21 +29,24 @@ def emulator_source(checkout: Path) -> Path:
     return source
 
 
-def install_emulator(container: str, checkout: Path, nextcloud_dir: str, docker: Docker) -> None:
+def install_emulator(
+    container: str, checkout: Path, nextcloud_dir: str, docker: Docker, owner: str = "www-data"
+) -> None:
     """Lay the emulator out like a Debian Nextcloud install, as molecule/nextcloud_talk does.
 
-    <dir>/occ, <dir>/config/config.php ("installed") and <dir>/data, owned by www-data
-    (occ runs as the owner of config.php), plus the `talkdeploy-emulator` marker file
-    the emulator's own header asks every install of it to carry.
+    <dir>/occ, <dir>/config/config.php ("installed") and <dir>/data, owned by `owner`
+    (occ runs as the owner of config.php; root for the snap, whose occ runs as root),
+    plus the `talkdeploy-emulator` marker file the emulator's own header asks every
+    install of it to carry.
     """
     source = emulator_source(checkout)
     occ = source / "occ"
     marker = "This is the talkdeploy occ emulator (molecule/shared/occ_emulator), not Nextcloud."
     script = f"""
-install -d -o www-data -g www-data -m 0750 \\
+install -d -o {owner} -g {owner} -m 0750 \\
   {nextcloud_dir} {nextcloud_dir}/config {nextcloud_dir}/data
 cat > {nextcloud_dir}/occ
-chown www-data:www-data {nextcloud_dir}/occ
+chown {owner}:{owner} {nextcloud_dir}/occ
 chmod 0644 {nextcloud_dir}/occ
 echo '{marker}' > {nextcloud_dir}/talkdeploy-emulator
 chmod 0644 {nextcloud_dir}/talkdeploy-emulator
@@ -51,7 +54,7 @@ if [ ! -e {nextcloud_dir}/config/config.php ]; then
   printf '%s\\n' '<?php' '$CONFIG = array (' "  'installed' => true," \\
     "  'version' => '32.0.1.2'," "  'maintenance' => false," ');' \\
     > {nextcloud_dir}/config/config.php
-  chown www-data:www-data {nextcloud_dir}/config/config.php
+  chown {owner}:{owner} {nextcloud_dir}/config/config.php
   chmod 0640 {nextcloud_dir}/config/config.php
 fi
 """

@@ -160,6 +160,7 @@ INJECTION = rows(
     ),
     row("talk_stun_newline", {"talk_stun_servers": ["stun.example.org:3478\nx"]}),
     row("talk_retired_newline", {"talk_retired_servers": ["old.example.org\n"]}),
+    row("talk_kept_newline", {"talk_turn_hosts_kept": ["turn1\n"]}),
     row(
         "talk_signaling_url_newline",
         {
@@ -278,6 +279,7 @@ TYPES = rows(
     row("bool_string_false", {"coturn_no_udp": "false"}),
     row("bool_string_no", {"coturn_fingerprint": "no"}),
     row("bool_string_acknowledgement", {"coturn_accept_unsafe_relay": "yes"}),
+    row("bool_string_tls_watch", {"coturn_tls_watch": "false"}),
     row("talk_bool_string_yes", {"talk_app_install": "yes"}),
     row("talk_federation_string", {"talk_federation_enabled": "false"}),
     row("secret_integer", {"coturn_static_auth_secret": INTEGER_SECRET}),
@@ -383,6 +385,7 @@ TALK = rows(
     row("retired_https_url", {"talk_retired_servers": ["https://old.example.org"]}),
     row("retired_superscript_port", {"talk_retired_servers": ["old.example.org:\u00b3"]}),
     row("retired_inner_space", {"talk_retired_servers": ["old example.org"]}),
+    row("kept_two_names_in_one", {"talk_turn_hosts_kept": ["turn1,turn2"]}),
     row("turn_schemes_reversed", {"talk_turn_schemes": "turns,turn"}),
     row("install_unknown", {"talk_nextcloud_install": "kubernetes"}),
 )

@@ -199,6 +199,7 @@ BOOLEANS = (
     "coturn_no_stdout_log",
     "coturn_simple_log",
     "coturn_allow_old_version",
+    "coturn_tls_watch",
     ACKNOWLEDGE,
 )
 LISTS: dict[str, Callable[[Any], Any]] = {

@@ -192,7 +192,7 @@ def test_disabled_talk_is_enabled_through_an_explicit_occ_command(host: Any) -> 
     disabled = host.run(f"{OCC} app:disable spreed")
     assert disabled.rc == 0, disabled.stdout
     occ = {"talk_occ_command": f"runuser -u www-data -- php {NEXTCLOUD_ROOT}/occ"}
-    # snap's preset, nextcloud.occ, does not exist here: success means the override ran
+    # snap's preset, /snap/bin/nextcloud.occ, does not exist here: success means the override ran
     result = run_converge(json.dumps({**occ, "talk_nextcloud_install": "snap"}))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

@@ -103,6 +103,15 @@ def main():
         "systemd": systemd,
         "active": active,
         "enabled": (run(["systemctl", "is-enabled", service]) or "disabled") if systemd else "",
+        # other units the role manages (the TLS renewal watch): active and enabled, or not
+        "units": {
+            unit: {
+                "active": run(["systemctl", "is-active", unit]) == "active",
+                "enabled": run(["systemctl", "is-enabled", unit]) == "enabled",
+            }
+            for unit in args.get("units", [])
+            if systemd
+        },
     }
     state["stale"] = active == "active" and settings_newer_than_process(service, args["watched"])
     print(json.dumps(state))

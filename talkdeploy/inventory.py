@@ -486,3 +486,19 @@ def limit_hosts(loaded: LoadedInventory, pattern: str | None) -> list[str]:
     manager.subset(pattern)
     chosen = {host.get_name() for host in manager.get_hosts("all")}
     return [name for name in loaded.hosts if name in chosen]
+
+
+def limit_excluding(limit: str | None, hosts: set[str]) -> str | None:
+    """An Ansible --limit pattern: `limit` (or all hosts) without `hosts` (`!` excludes; Ansible
+    docs, "Patterns: targeting hosts and groups").
+
+    A limit with a comma is split on commas only (ansible-core 2.19
+    lib/ansible/inventory/manager.py, split_host_pattern()), so the operator's own patterns are
+    split first the way Ansible splits them: a colon list, an IPv6 name or @file keeps its meaning.
+    """
+    if not hosts:
+        return limit
+    from ansible.inventory.manager import split_host_pattern
+
+    patterns = split_host_pattern(limit) if limit else ["all"]
+    return ",".join([*patterns, *(f"!{host}" for host in sorted(hosts))])

@@ -281,14 +281,6 @@ def skip_unreachable(hosts: list[str], run: RunResult, name: str) -> tuple[list[
     return [h for h in hosts if h not in unreachable], skipped
 
 
-def limit_excluding(limit: str | None, hosts: set[str]) -> str | None:
-    """An Ansible --limit pattern: `limit` (or all hosts) without `hosts` (patterns joined by
-    commas, `!` excludes; Ansible docs, "Patterns: targeting hosts and groups")."""
-    if not hosts:
-        return limit
-    return ",".join([limit or "all", *(f"!{host}" for host in sorted(hosts))])
-
-
 def within_limit(deployment: Deployment, limit: str | None) -> Deployment:
     """The deployment as `--limit` narrows it: hosts outside the limit are neither read nor
     checked (their checks would only report them as unread)."""

@@ -16,13 +16,12 @@ from rich.console import Console
 
 from talkdeploy.commands.verify import draw_checks
 from talkdeploy.host_reports import NextcloudReport, Reports, parse_nextcloud, parse_turn
-from talkdeploy.inventory import load
+from talkdeploy.inventory import limit_excluding, load
 from talkdeploy.model import build
 from talkdeploy.probe import Check
 from talkdeploy.run_result import RunResult
 from talkdeploy.shared import masking
 from talkdeploy.verify_checks import (
-    limit_excluding,
     probe_checks,
     read_checks,
     skip_unreachable,

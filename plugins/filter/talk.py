@@ -120,10 +120,6 @@ def _kept(server: Any, kept_hosts: list[str] | None) -> bool:
     return isinstance(server, str) and _host(server) in (kept_hosts or [])
 
 
-def _kept_entries(current: list[Any], kept: list[bool]) -> list[Any]:
-    return [entry for index, entry in enumerate(current) if kept[index]]
-
-
 def _with_kept(result: list[Any], current: list[Any], kept: list[bool]) -> list[Any]:
     """`result` with the kept entries of `current` put back at their current places, so a
     list that only differed by them compares equal and nothing is written."""
@@ -149,9 +145,10 @@ def talk_reconcile_stun(
     Entries of kept_hosts (TURN servers not deployed in this run) stay as they are and where
     they are, also in an exclusive list."""
     kept = [_kept(server, kept_hosts) for server in current]
+    kept_servers = [server for index, server in enumerate(current) if kept[index]]
     result: list[str] = []
     for server in [*wanted, *([DEFAULT_STUN_SERVER] if keep_default else [])]:
-        if server not in result and server not in _kept_entries(current, kept):
+        if server not in result and server not in kept_servers:
             result.append(server)
     if not exclusive:
         for index, server in enumerate(current):

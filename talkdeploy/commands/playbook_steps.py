@@ -170,15 +170,11 @@ def without_hosts(options: RunOptions, deployment: Deployment, bad: list[Reach])
     import dataclasses
     import json
 
-    from ansible.inventory.manager import split_host_pattern
+    from talkdeploy.inventory import limit_excluding
 
     if not bad:
         return options
-    # Ansible splits a limit that has a comma on commas only (ansible-core 2.19
-    # lib/ansible/inventory/manager.py, split_host_pattern()), so the operator's own patterns,
-    # split the way Ansible splits them, and one "!host" each stay whole, IPv6 names included.
-    patterns = split_host_pattern(options.limit) if options.limit else ["all"]
-    limit = ",".join([*patterns, *(f"!{reach.host}" for reach in bad)])
+    limit = limit_excluding(options.limit, {reach.host for reach in bad})
     turn_servers = {server.name for server in deployment.turn_servers}
     kept = {reach.host for reach in bad if reach.host in turn_servers}
     for host in deployment.nextcloud_hosts:  # an extra variable replaces the inventory's

@@ -64,9 +64,9 @@ def command(
     """
     from talkdeploy.conversation_check import checked_users, conversation_checks
     from talkdeploy.host_reports import read_hosts
+    from talkdeploy.inventory import limit_excluding
     from talkdeploy.run_result import Masker
     from talkdeploy.verify_checks import (
-        limit_excluding,
         probe_checks,
         read_checks,
         skip_unreachable,
